@@ -1,0 +1,25 @@
+/* mod_nodeproxy: Apache httpd 2.4 in front of Node.js apps.
+ * The module record; each feature registers its own hooks. */
+#include <httpd.h>
+#include <http_config.h>
+
+#include "proxy/mod_nodeproxy_config.h"
+#include "proxy/mod_nodeproxy_relay.h"
+
+static void register_hooks(apr_pool_t *p)
+{
+    np_config_register_hooks(p);
+    np_map_register_hooks(p);
+    np_handler_register_hooks(p);
+}
+
+AP_DECLARE_MODULE(nodeproxy) = {
+    STANDARD20_MODULE_STUFF,
+    np_create_dir_conf,
+    np_merge_dir_conf,
+    np_create_server_conf,
+    np_merge_server_conf,
+    np_cmds,
+    register_hooks,
+    AP_MODULE_FLAG_NONE
+};

@@ -1,0 +1,62 @@
+/* Glue: configuration records, shared by every feature. */
+#ifndef MOD_NODEPROXY_CONFIG_H
+#define MOD_NODEPROXY_CONFIG_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include "np_map.h"
+
+extern module AP_MODULE_DECLARE_DATA nodeproxy_module;
+
+/* Server and virtual host settings. NP_UNSET / NULL mean "not set here". */
+typedef struct {
+    apr_array_header_t *mappings;   /* np_mapping_t *: server and <Location> forms */
+    np_map_t *map;                  /* compiled in post_config, main server's included */
+    apr_array_header_t *trusted;    /* np_cidr_t; NULL = unset                  */
+    apr_interval_time_t backend_keepalive;
+} np_server_conf_t;
+
+/* Per-directory (<Location>) settings; the server-level values are the
+ * defaults Apache merges into every request's per-dir config. */
+typedef struct {
+    apr_interval_time_t connect_timeout;
+    apr_interval_time_t timeout;
+    int forwarded;
+    int preserve_host;
+    const char *maint_page_file;    /* NodeMaintenancePage                      */
+    const char *maint_page_body;    /* its content, read at config time         */
+    apr_size_t maint_page_len;
+    const char *maint_page_type;
+    int retry_after;                /* seconds; NP_UNSET                        */
+    const char *maint_flag;         /* NodeMaintenanceFlag                      */
+} np_dir_conf_t;
+
+#define NP_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(3)
+#define NP_DEFAULT_TIMEOUT         apr_time_from_sec(60)
+#define NP_DEFAULT_KEEPALIVE       apr_time_from_sec(4)
+#define NP_DEFAULT_RETRY_AFTER     30
+
+/* Effective value: the first one that is set. */
+#define NP_PICK(a, b) ((a) != NP_UNSET ? (a) : (b))
+
+extern const command_rec np_cmds[];
+void *np_create_server_conf(apr_pool_t *p, server_rec *s);
+void *np_merge_server_conf(apr_pool_t *p, void *base, void *add);
+void *np_create_dir_conf(apr_pool_t *p, char *dir);
+void *np_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+
+/* check_config (runs for configtest too): cross-checks such as undefined
+ * balancers. post_config: compile mapping tables, set up backends. */
+void np_config_register_hooks(apr_pool_t *p);
+
+static APR_INLINE np_server_conf_t *np_server_conf(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &nodeproxy_module);
+}
+
+static APR_INLINE np_dir_conf_t *np_dir_conf(ap_conf_vector_t *v)
+{
+    return ap_get_module_config(v, &nodeproxy_module);
+}
+
+#endif

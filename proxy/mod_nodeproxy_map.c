@@ -1,0 +1,55 @@
+/* Glue: find the mapping for a request (translate_name) and keep the
+ * filesystem out of proxied requests (map_to_storage). */
+#include <string.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_request.h>
+#include <http_log.h>
+
+#include "mod_nodeproxy_config.h"
+#include "mod_nodeproxy_relay.h"
+
+APLOG_USE_MODULE(nodeproxy);
+
+static int np_translate(request_rec *r)
+{
+    np_server_conf_t *sc = np_server_conf(r->server);
+    const np_mapping_t *m;
+    np_request_t *rq;
+
+    if (!sc->map || sc->map->n == 0 || r->proxyreq || !r->uri
+        || r->uri[0] != '/') {
+        return DECLINED;
+    }
+    /* r->uri is decoded and normalised by now: no dot-segments are left,
+     * so the longest prefix seen here is the one the request really has. */
+    m = np_map_match(sc->map, r->uri);
+    if (!m || m->exclude) {
+        return DECLINED;
+    }
+    rq = apr_pcalloc(r->pool, sizeof(*rq));
+    rq->mapping = m;
+    ap_set_module_config(r->request_config, &nodeproxy_module, rq);
+    r->filename = apr_pstrcat(r->pool, "nodeproxy:", m->target.url, NULL);
+    /* A <Location> with its own SetHandler (nodeproxy-status, server-status)
+     * replaces this in the type_checker phase, so it is never proxied. */
+    r->handler = NP_HANDLER;
+    return OK;
+}
+
+static int np_map_to_storage(request_rec *r)
+{
+    if (ap_get_module_config(r->request_config, &nodeproxy_module)) {
+        /* No directory or file walk: nothing on disk backs this URL. */
+        return OK;
+    }
+    return DECLINED;
+}
+
+void np_map_register_hooks(apr_pool_t *p)
+{
+    static const char *const before_us[] = { "mod_rewrite.c", NULL };
+    ap_hook_translate_name(np_translate, before_us, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(np_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+}

@@ -1,0 +1,258 @@
+/* Glue: backend registry and per-process connection pools.
+ *
+ * Idle connections are kept per backend in a LIFO list: the most recently
+ * used one is the least likely to have been closed by Node, whose
+ * keepAliveTimeout (5 s) is longer than our NodeBackendKeepAlive (4 s).
+ * Before reuse a connection is checked without blocking; a close that races
+ * us anyway is handled by the caller's re-send rule. */
+#include <errno.h>
+#include <sys/socket.h>
+#include <apr_strings.h>
+#include <apr_portable.h>
+#include <apr_hash.h>
+#include <httpd.h>
+#include <http_log.h>
+
+#include "mod_nodeproxy_pool.h"
+#include "mod_nodeproxy_log.h"
+
+APLOG_USE_MODULE(nodeproxy);
+
+/* Per config generation; lives in pconf. */
+static apr_hash_t *backends;
+
+/* More idle connections than this per backend and child are closed: enough
+ * for every worker thread to keep one. */
+#define NP_MAX_IDLE 256
+
+static apr_status_t backends_cleared(void *unused)
+{
+    backends = NULL;
+    return APR_SUCCESS;
+}
+
+void np_backends_reset(apr_pool_t *pconf)
+{
+    backends = apr_hash_make(pconf);
+    apr_pool_cleanup_register(pconf, NULL, backends_cleared,
+                              apr_pool_cleanup_null);
+}
+
+np_backend_t *np_backend_get(apr_pool_t *pconf, const np_target_t *t,
+                             apr_interval_time_t keepalive)
+{
+    np_backend_t *b = apr_hash_get(backends, t->key, APR_HASH_KEY_STRING);
+    if (b) {
+        /* Shared by servers with different settings: the shorter keep-alive
+         * is the safe one. */
+        if (keepalive < b->keepalive) {
+            b->keepalive = keepalive;
+        }
+        return b;
+    }
+    b = apr_pcalloc(pconf, sizeof(*b));
+    b->target = t;
+    b->keepalive = keepalive;
+    apr_hash_set(backends, t->key, APR_HASH_KEY_STRING, b);
+    return b;
+}
+
+apr_status_t np_backends_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_index_t *hi;
+    apr_status_t rv;
+    if (!backends) {
+        return APR_SUCCESS;
+    }
+    for (hi = apr_hash_first(pchild, backends); hi; hi = apr_hash_next(hi)) {
+        np_backend_t *b = apr_hash_this_val(hi);
+        apr_pool_create(&b->pool, pchild);
+        apr_pool_tag(b->pool, "nodeproxy_backend");
+        rv = apr_thread_mutex_create(&b->lock, APR_THREAD_MUTEX_DEFAULT, b->pool);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, NPLOGNO(00010)
+                         "nodeproxy(%s): cannot create the pool lock",
+                         b->target->url);
+            return rv;
+        }
+        b->idle = NULL;
+        b->nidle = 0;
+        b->addr = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+static void conn_close(np_conn_t *c)
+{
+    /* The socket and buffer belong to the connection's own pool. */
+    apr_pool_destroy(c->pool);
+}
+
+/* A pooled connection is usable when it is young enough and the backend has
+ * neither closed it nor sent anything unsolicited. */
+static int conn_alive(np_conn_t *c, apr_time_t now)
+{
+    apr_os_sock_t fd;
+    char byte;
+    ssize_t n;
+
+    if (now - c->idle_since >= c->backend->keepalive) {
+        return 0;
+    }
+    if (apr_os_sock_get(&fd, c->sock) != APR_SUCCESS) {
+        return 0;
+    }
+    n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static apr_status_t resolve(np_backend_t *b, const char **cause)
+{
+    const np_target_t *t = b->target;
+    apr_sockaddr_t *sa = NULL;
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(b->lock);
+    if (b->addr) {
+        apr_thread_mutex_unlock(b->lock);
+        return APR_SUCCESS;
+    }
+    if (t->kind == NP_TARGET_UNIX) {
+        rv = apr_sockaddr_info_get(&sa, t->sock_path, APR_UNIX, 0, 0, b->pool);
+    }
+    else {
+        rv = apr_sockaddr_info_get(&sa, t->host, APR_UNSPEC, t->port, 0,
+                                   b->pool);
+    }
+    if (rv == APR_SUCCESS) {
+        b->addr = sa;
+    }
+    else {
+        *cause = apr_psprintf(b->pool, "cannot resolve %s", t->host);
+    }
+    apr_thread_mutex_unlock(b->lock);
+    return rv;
+}
+
+/* Connect to each address the name resolved to, in order (localhost may be
+ * ::1 and 127.0.0.1 while Node listens on only one of them). */
+static apr_status_t conn_open(np_backend_t *b, apr_interval_time_t timeout,
+                              np_conn_t **out, const char **cause,
+                              apr_pool_t *rp)
+{
+    apr_status_t rv = APR_EGENERAL;
+    apr_sockaddr_t *sa;
+    apr_pool_t *p;
+
+    if ((rv = resolve(b, cause)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* Unmanaged: the connection outlives requests and moves between threads. */
+    rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        *cause = "out of memory";
+        return rv;
+    }
+    for (sa = b->addr; sa; sa = sa->next) {
+        apr_socket_t *sock;
+        rv = apr_socket_create(&sock, sa->family, SOCK_STREAM,
+                               sa->family == APR_UNIX ? 0 : APR_PROTO_TCP, p);
+        if (rv != APR_SUCCESS) {
+            continue;
+        }
+        if (sa->family != APR_UNIX) {
+            apr_socket_opt_set(sock, APR_TCP_NODELAY, 1);
+        }
+        apr_socket_timeout_set(sock, timeout);
+        rv = apr_socket_connect(sock, sa);
+        if (rv == APR_SUCCESS) {
+            np_conn_t *c = apr_pcalloc(p, sizeof(*c));
+            c->backend = b;
+            c->pool = p;
+            c->sock = sock;
+            c->bufsize = NP_CONN_BUFSIZE;
+            c->buf = apr_palloc(p, c->bufsize);
+            *out = c;
+            return APR_SUCCESS;
+        }
+        apr_socket_close(sock);
+    }
+    *cause = APR_STATUS_IS_TIMEUP(rv) ? "connect timed out"
+           : apr_psprintf(rp, "connect failed: %pm", &rv);
+    apr_pool_destroy(p);
+    return rv;
+}
+
+apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeout,
+                             int fresh, np_conn_t **out, const char **cause,
+                             apr_pool_t *rp)
+{
+    apr_time_t now = apr_time_now();
+
+    while (!fresh) {
+        np_conn_t *c;
+        apr_thread_mutex_lock(b->lock);
+        c = b->idle;
+        if (c) {
+            b->idle = c->next;
+            b->nidle--;
+        }
+        apr_thread_mutex_unlock(b->lock);
+        if (!c) {
+            break;
+        }
+        if (conn_alive(c, now)) {
+            c->reused = 1;
+            c->next = NULL;
+            *out = c;
+            return APR_SUCCESS;
+        }
+        conn_close(c);
+    }
+    return conn_open(b, connect_timeout, out, cause, rp);
+}
+
+/* The idle list is newest first, so everything from the first expired
+ * connection on is expired too: cut it off (the lock must be held), so
+ * connections Node has closed do not sit here as CLOSE_WAIT sockets. */
+static np_conn_t *detach_expired(np_backend_t *b, apr_time_t now)
+{
+    np_conn_t **link = &b->idle, *stale;
+    while (*link && now - (*link)->idle_since < b->keepalive) {
+        link = &(*link)->next;
+    }
+    stale = *link;
+    *link = NULL;
+    for (np_conn_t *c = stale; c; c = c->next) {
+        b->nidle--;
+    }
+    return stale;
+}
+
+void np_conn_release(np_conn_t *c, int reusable)
+{
+    np_backend_t *b = c->backend;
+    np_conn_t *stale;
+    if (!reusable || b->keepalive <= 0) {
+        conn_close(c);
+        return;
+    }
+    c->idle_since = apr_time_now();
+    c->reused = 0;
+    apr_thread_mutex_lock(b->lock);
+    if (b->nidle >= NP_MAX_IDLE) {
+        apr_thread_mutex_unlock(b->lock);
+        conn_close(c);
+        return;
+    }
+    c->next = b->idle;
+    b->idle = c;
+    b->nidle++;
+    stale = detach_expired(b, c->idle_since);
+    apr_thread_mutex_unlock(b->lock);
+    while (stale) {
+        np_conn_t *next = stale->next;
+        conn_close(stale);
+        stale = next;
+    }
+}

@@ -1,0 +1,67 @@
+/* Glue: one proxied request as it moves through the request path:
+ * mapping -> target -> pooled connection -> send -> relay response. */
+#ifndef MOD_NODEPROXY_RELAY_H
+#define MOD_NODEPROXY_RELAY_H
+
+#include <httpd.h>
+#include <apr_buckets.h>
+#include "np_map.h"
+#include "np_http1.h"
+#include "mod_nodeproxy_pool.h"
+
+#define NP_HANDLER "nodeproxy"
+
+/* How many response header lines a backend may send. */
+#define NP_MAX_HEADERS 128
+
+/* Set at translate_name, used by the handler. */
+typedef struct np_request_t {
+    const np_mapping_t *mapping;
+    /* Effective settings (mapping keys over per-dir directives). */
+    apr_interval_time_t connect_timeout, timeout;
+    int preserve_host, forwarded, reverse;
+    /* The request body read before choosing a connection: replayable on a
+     * fresh connection while body_complete is set. */
+    apr_bucket_brigade *prefetch;
+    apr_off_t prefetch_len;
+    int has_body, body_complete, body_chunked;
+    /* What is sent, built once, re-sendable. */
+    const char *head;
+    apr_size_t head_len;
+    const char *backend_uri;
+    /* The backend in use and what happened on it. */
+    np_backend_t *backend;
+    np_conn_t *conn;
+    const char *cause;             /* why it failed, for the log         */
+    apr_time_t started;
+} np_request_t;
+
+/* Outcomes of one attempt on one connection. */
+typedef enum {
+    NP_SENT_OK,           /* request sent, response head parsed          */
+    NP_CONNECT_FAILED,    /* no connection: 503 / next member            */
+    NP_STALE,             /* reused connection closed under us: re-send  */
+    NP_SEND_FAILED,       /* backend went away while we sent             */
+    NP_CLIENT_BODY_ERROR, /* the client's body was bad or cut: 400       */
+    NP_TIMEOUT,           /* no response head in time: 504               */
+    NP_BAD_RESPONSE       /* garbage, close, bad framing: 502            */
+} np_outcome_e;
+
+/* mod_nodeproxy_request.c */
+int np_request_prepare(request_rec *r, np_request_t *rq);
+np_outcome_e np_request_send(request_rec *r, np_request_t *rq);
+
+/* mod_nodeproxy_response.c */
+typedef struct np_response_t {
+    np_response_head_t head;
+    np_header_t hdrs[NP_MAX_HEADERS];
+    apr_size_t buffered;     /* bytes in conn->buf                           */
+} np_response_t;
+np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
+                                   np_response_t *resp);
+int np_response_relay(request_rec *r, np_request_t *rq, np_response_t *resp);
+
+void np_map_register_hooks(apr_pool_t *p);
+void np_handler_register_hooks(apr_pool_t *p);
+
+#endif

@@ -1,0 +1,313 @@
+/* Glue: the backend's response. The head is read into the connection's
+ * buffer and parsed in place; the body is relayed from the same buffer as
+ * transient buckets (the core sets aside what it cannot write at once), and
+ * flushed whenever the backend has nothing more ready, so a byte Node sent
+ * reaches the client without waiting for more (Server-Sent Events). */
+#include <string.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
+#include <util_filter.h>
+
+#include "mod_nodeproxy_config.h"
+#include "mod_nodeproxy_log.h"
+#include "mod_nodeproxy_relay.h"
+#include "np_headers.h"
+#include "np_reverse.h"
+
+APLOG_USE_MODULE(nodeproxy);
+
+/* A response head larger than the connection buffer is refused (502). */
+
+np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
+                                   np_response_t *resp)
+{
+    np_conn_t *c = rq->conn;
+    apr_size_t have = 0;
+    const char *err = NULL;
+
+    apr_socket_timeout_set(c->sock, rq->timeout);
+    for (;;) {
+        apr_size_t len = c->bufsize - have;
+        apr_status_t rv;
+
+        if (len == 0) {
+            rq->cause = apr_psprintf(r->pool, "response head larger than %"
+                                     APR_SIZE_T_FMT " bytes", c->bufsize);
+            return NP_BAD_RESPONSE;
+        }
+        rv = apr_socket_recv(c->sock, c->buf + have, &len);
+        if (len == 0 || (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv))) {
+            if (APR_STATUS_IS_TIMEUP(rv)) {
+                rq->cause = apr_psprintf(r->pool, "no response within %"
+                                         APR_TIME_T_FMT " ms",
+                                         apr_time_as_msec(rq->timeout));
+                return NP_TIMEOUT;
+            }
+            rq->cause = have ? "connection closed inside the response head"
+                      : APR_STATUS_IS_EOF(rv) || len == 0
+                        ? "connection closed before any response"
+                        : apr_psprintf(r->pool, "reading the response failed: "
+                                       "%pm", &rv);
+            /* Nothing came back on a pooled connection: Node closed it
+             * as we reused it. */
+            return (have == 0 && c->reused) ? NP_STALE : NP_BAD_RESPONSE;
+        }
+        have += len;
+        for (;;) {
+            rv = np_http1_parse_response_head(c->buf, have, resp->hdrs,
+                                              NP_MAX_HEADERS, &resp->head, &err);
+            if (rv == APR_INCOMPLETE) {
+                break;
+            }
+            if (rv != APR_SUCCESS) {
+                rq->cause = apr_psprintf(r->pool, "bad response head: %s", err);
+                return NP_BAD_RESPONSE;
+            }
+            if (resp->head.status >= 100 && resp->head.status < 200
+                && resp->head.status != 101) {
+                /* Interim (100 Continue, 103 Early Hints): skip it. */
+                have -= resp->head.head_len;
+                memmove(c->buf, c->buf + resp->head.head_len, have);
+                continue;
+            }
+            resp->buffered = have;
+            return NP_SENT_OK;
+        }
+    }
+}
+
+/* Copy the backend's headers to the client response, minus hop-by-hop
+ * ones, with reverse rewriting when asked. */
+static void copy_headers(request_rec *r, np_request_t *rq, np_response_t *resp)
+{
+    const np_response_head_t *h = &resp->head;
+    apr_size_t conn_len = 0;
+    const char *conn = np_http1_header(h, "Connection", &conn_len);
+    np_reverse_t rv;
+    int i;
+
+    if (conn) {
+        conn = apr_pstrmemdup(r->pool, conn, conn_len);
+    }
+    if (rq->reverse) {
+        const char *host = apr_table_get(r->headers_in, "Host");
+        rv.backend_authority = rq->mapping->target.authority;
+        rv.target_path = rq->mapping->target.path;
+        rv.mapped_path = rq->mapping->path;
+        rv.client_scheme = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
+        rv.client_host = host ? host : r->hostname;
+        rv.preserve_host = rq->preserve_host;
+    }
+    for (i = 0; i < h->nheaders; i++) {
+        const char *name = apr_pstrmemdup(r->pool, h->headers[i].name,
+                                          h->headers[i].name_len);
+        const char *value = apr_pstrmemdup(r->pool, h->headers[i].value,
+                                           h->headers[i].value_len);
+        if (strcasecmp(name, "Content-Length") == 0) {
+            continue;   /* set from the framing decision */
+        }
+        if (np_response_header_dropped(name, conn)) {
+            continue;
+        }
+        if (strcasecmp(name, "Content-Type") == 0) {
+            ap_set_content_type(r, value);
+            continue;
+        }
+        if (rq->reverse && rv.client_host) {
+            if (strcasecmp(name, "Location") == 0
+                || strcasecmp(name, "Content-Location") == 0
+                || strcasecmp(name, "URI") == 0) {
+                value = np_reverse_url(r->pool, &rv, value);
+            }
+            else if (strcasecmp(name, "Set-Cookie") == 0) {
+                value = np_reverse_cookie_path(r->pool, &rv, value);
+            }
+        }
+        apr_table_addn(r->headers_out, name, value);
+    }
+}
+
+/* Pass what we have to the client; with flush, make it leave now. */
+static apr_status_t pass(request_rec *r, apr_bucket_brigade *bb,
+                         const char *data, apr_size_t len, int flush)
+{
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    if (len) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(data, len, ba));
+    }
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(ba));
+    }
+    if (APR_BRIGADE_EMPTY(bb)) {
+        return APR_SUCCESS;
+    }
+    {
+        apr_status_t rv = ap_pass_brigade(r->output_filters, bb);
+        apr_brigade_cleanup(bb);
+        return rv;
+    }
+}
+
+/* End a response the backend broke off: the client must see it truncated
+ * (no last chunk, connection closed), never a clean end. */
+static void end_broken(request_rec *r, apr_bucket_brigade *bb)
+{
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    r->connection->keepalive = AP_CONN_CLOSE;
+    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
+                                                       r->pool, ba));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(ba));
+    ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+}
+
+/* Read more body bytes into buf: without waiting first, and if none are
+ * there, flush what the client has and then wait up to the timeout. */
+static apr_status_t read_more(request_rec *r, np_request_t *rq,
+                              apr_bucket_brigade *bb, apr_size_t *len)
+{
+    np_conn_t *c = rq->conn;
+    apr_size_t want = *len;
+    apr_status_t rv;
+
+    apr_socket_timeout_set(c->sock, 0);
+    rv = apr_socket_recv(c->sock, c->buf, len);
+    if (rv == APR_SUCCESS || !APR_STATUS_IS_EAGAIN(rv)) {
+        return rv;
+    }
+    if ((rv = pass(r, bb, NULL, 0, 1)) != APR_SUCCESS) {
+        return APR_ECONNABORTED;   /* the client went away */
+    }
+    apr_socket_timeout_set(c->sock, rq->timeout);
+    *len = want;
+    return apr_socket_recv(c->sock, c->buf, len);
+}
+
+int np_response_relay(request_rec *r, np_request_t *rq, np_response_t *resp)
+{
+    np_conn_t *c = rq->conn;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
+                                                r->connection->bucket_alloc);
+    np_chunk_decoder_t dec;
+    np_body_kind_e kind;
+    apr_off_t remaining = 0;
+    int reusable = 0, done = 0;
+    const char *err = NULL;
+    const char *data;
+    apr_size_t avail;
+    apr_status_t rv;
+
+    if (np_http1_response_framing(&resp->head, r->header_only, &kind,
+                                  &remaining, &reusable, &err) != APR_SUCCESS
+        || (kind == NP_BODY_NONE && resp->buffered > resp->head.head_len)) {
+        rq->cause = err ? apr_psprintf(r->pool, "bad response framing: %s", err)
+                  : "body where none is allowed";
+        return HTTP_BAD_GATEWAY;
+    }
+    if (resp->head.status == 101) {
+        rq->cause = "unexpected 101 Switching Protocols";
+        return HTTP_BAD_GATEWAY;
+    }
+    r->status = resp->head.status;
+    r->status_line = apr_psprintf(r->pool, "%d %.*s", r->status,
+                                  (int)resp->head.reason_len,
+                                  resp->head.reason ? resp->head.reason : "");
+    copy_headers(r, rq, resp);
+    if (kind == NP_BODY_LENGTH || (kind == NP_BODY_NONE && !r->header_only
+                                   && r->status != 304 && r->status != 204)) {
+        ap_set_content_length(r, remaining);
+    }
+    else if (kind == NP_BODY_NONE && r->header_only) {
+        const char *cl = np_http1_header(&resp->head, "Content-Length", &avail);
+        if (cl) {
+            apr_table_setn(r->headers_out, "Content-Length",
+                           apr_pstrmemdup(r->pool, cl, avail));
+        }
+    }
+    if (kind == NP_BODY_CHUNKED) {
+        np_chunk_init(&dec);
+    }
+
+    data = c->buf + resp->head.head_len;
+    avail = resp->buffered - resp->head.head_len;
+    done = kind == NP_BODY_NONE || (kind == NP_BODY_LENGTH && remaining == 0);
+    while (!done) {
+        /* Hand over what is in the buffer. */
+        while (avail > 0 && !done) {
+            const char *span = data;
+            apr_size_t span_len = avail, used = avail;
+            if (kind == NP_BODY_CHUNKED) {
+                rv = np_chunk_next(&dec, data, avail, &used, &span, &span_len,
+                                   &done, &err);
+                if (rv != APR_SUCCESS) {
+                    rq->cause = apr_psprintf(r->pool, "bad chunked body: %s", err);
+                    goto broken;
+                }
+            }
+            else if (kind == NP_BODY_LENGTH) {
+                if ((apr_off_t)span_len >= remaining) {
+                    span_len = used = (apr_size_t)remaining;
+                    done = 1;
+                }
+                remaining -= span_len;
+            }
+            data += used;
+            avail -= used;
+            if (span_len && pass(r, bb, span, span_len, 0) != APR_SUCCESS) {
+                goto client_gone;
+            }
+        }
+        if (done) {
+            if (avail > 0) {
+                reusable = 0;   /* bytes past the end: do not trust it */
+            }
+            break;
+        }
+        avail = c->bufsize;
+        rv = read_more(r, rq, bb, &avail);
+        if (rv == APR_ECONNABORTED) {
+            goto client_gone;
+        }
+        if (avail == 0 || rv != APR_SUCCESS) {
+            if (kind == NP_BODY_UNTIL_CLOSE
+                && (APR_STATUS_IS_EOF(rv) || rv == APR_SUCCESS)) {
+                break;   /* the close is the end of this body */
+            }
+            rq->cause = APR_STATUS_IS_TIMEUP(rv)
+                ? "timed out in the response body"
+                : "connection closed inside the response body";
+            goto broken;
+        }
+        data = c->buf;
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    np_conn_release(c, reusable);
+    rq->conn = NULL;
+    return OK;
+
+broken:
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NPLOGNO(00030)
+                  "nodeproxy(%s): %s; the client gets a truncated response",
+                  rq->backend->target->url, rq->cause);
+    np_conn_release(c, 0);
+    rq->conn = NULL;
+    end_broken(r, bb);
+    return OK;
+
+client_gone:
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00031)
+                  "nodeproxy(%s): client went away during the response",
+                  rq->backend->target->url);
+    np_conn_release(c, 0);
+    rq->conn = NULL;
+    r->connection->aborted = 1;
+    return OK;
+}
