@@ -311,10 +311,12 @@ static const char *cmd_maint_page(cmd_parms *cmd, void *dconf,
 static const char *cmd_maint_flag(cmd_parms *cmd, void *dconf, const char *file)
 {
     const char *path = ap_server_root_relative(cmd->pool, file);
+    np_flag_t *flag = apr_pcalloc(cmd->pool, sizeof(*flag));
     if (!path) {
         return cmd_error(cmd, apr_psprintf(cmd->pool, "bad path \"%s\"", file));
     }
-    ((np_dir_conf_t *)dconf)->maint_flag = path;
+    flag->path = path;
+    ((np_dir_conf_t *)dconf)->maint_flag = flag;
     return NULL;
 }
 

@@ -28,8 +28,16 @@ typedef struct {
     apr_size_t maint_page_len;
     const char *maint_page_type;
     int retry_after;                /* seconds; NP_UNSET                        */
-    const char *maint_flag;         /* NodeMaintenanceFlag                      */
+    struct np_flag_t *maint_flag;   /* NodeMaintenanceFlag                      */
 } np_dir_conf_t;
+
+/* NodeMaintenanceFlag: the file, and what was last seen of it. The answer is
+ * cached per process for a second; a racy read of it is harmless. */
+typedef struct np_flag_t {
+    const char *path;
+    volatile apr_time_t checked;
+    volatile int exists;
+} np_flag_t;
 
 #define NP_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(3)
 #define NP_DEFAULT_TIMEOUT         apr_time_from_sec(60)

@@ -31,45 +31,6 @@ static int np_post_read_request(request_rec *r)
     return DECLINED;
 }
 
-/* Respond when no backend could take the request: the maintenance page
- * when configured, else Apache's own 503 (so ErrorDocument works). */
-static int unavailable(request_rec *r)
-{
-    np_dir_conf_t *dc = np_dir_conf(r->per_dir_config);
-    int retry = NP_PICK(dc->retry_after, NP_DEFAULT_RETRY_AFTER);
-    const char *accept;
-    apr_bucket_brigade *bb;
-
-    if (!dc->maint_page_body) {
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    r->status = HTTP_SERVICE_UNAVAILABLE;
-    apr_table_setn(r->err_headers_out, "Retry-After",
-                   apr_itoa(r->pool, retry));
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    accept = apr_table_get(r->headers_in, "Accept");
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if (accept && ap_strcasestr(accept, "application/json")
-        && !ap_strcasestr(accept, "text/html")) {
-        ap_set_content_type(r, "application/json");
-        if (!r->header_only) {
-            apr_brigade_printf(bb, NULL, NULL, "{\"status\":503,\"error\":"
-                               "\"service unavailable\",\"retry_after\":%d}",
-                               retry);
-        }
-    }
-    else {
-        ap_set_content_type(r, dc->maint_page_type);
-        if (!r->header_only) {
-            apr_brigade_write(bb, NULL, NULL, dc->maint_page_body,
-                              dc->maint_page_len);
-        }
-    }
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
-    ap_pass_brigade(r->output_filters, bb);
-    return OK;
-}
-
 static void log_failure(request_rec *r, np_request_t *rq, int status)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NPLOGNO(00040)
@@ -99,6 +60,9 @@ static int np_handler(request_rec *r)
     if (!rq) {
         return DECLINED;
     }
+    if (np_maint_flag_on(r)) {
+        return np_maint_respond(r);
+    }
     if ((status = np_request_prepare(r, rq)) != OK) {
         return status;
     }
@@ -122,7 +86,7 @@ static int np_handler(request_rec *r)
             rq->conn = NULL;
             set_notes(r, rq);
             log_failure(r, rq, HTTP_SERVICE_UNAVAILABLE);
-            return unavailable(r);
+            return np_maint_respond(r);
         }
         out = np_request_send(r, rq);
         if (out == NP_SENT_OK) {
@@ -172,14 +136,9 @@ static int np_handler(request_rec *r)
     return status;
 }
 
-static apr_status_t child_init_backends(apr_pool_t *pchild, server_rec *s)
-{
-    return np_backends_child_init(pchild, s);
-}
-
 static void np_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    child_init_backends(pchild, s);
+    np_backends_child_init(pchild, s);
 }
 
 void np_handler_register_hooks(apr_pool_t *p)
