@@ -5,12 +5,14 @@
 
 #include "proxy/mod_nodeproxy_config.h"
 #include "proxy/mod_nodeproxy_relay.h"
+#include "balancer/mod_nodeproxy_balancer.h"
 
 static void register_hooks(apr_pool_t *p)
 {
     np_config_register_hooks(p);
     np_map_register_hooks(p);
     np_handler_register_hooks(p);
+    np_balancer_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(nodeproxy) = {

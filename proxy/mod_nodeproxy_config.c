@@ -13,6 +13,7 @@
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_pool.h"
+#include "mod_nodeproxy_balancer.h"
 #include "np_duration.h"
 #include "np_cidr.h"
 
@@ -27,6 +28,7 @@ void *np_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->map = NULL;
     sc->trusted = NULL;
     sc->backend_keepalive = NP_UNSET;
+    sc->balancers = apr_hash_make(p);
     return sc;
 }
 
@@ -41,6 +43,8 @@ void *np_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->trusted = add->trusted ? add->trusted : base->trusted;
     sc->backend_keepalive = NP_PICK(add->backend_keepalive,
                                     base->backend_keepalive);
+    /* Balancers of the main server are usable from every vhost. */
+    sc->balancers = apr_hash_overlay(p, add->balancers, base->balancers);
     return sc;
 }
 
@@ -345,6 +349,21 @@ const command_rec np_cmds[] = {
     AP_INIT_TAKE1("NodeMaintenanceFlag", cmd_maint_flag, NULL,
         RSRC_CONF | ACCESS_CONF, "FILE - while it exists, proxied requests "
         "get the maintenance response"),
+    AP_INIT_RAW_ARGS("<NodeBalancer", np_balancer_section, NULL, RSRC_CONF,
+        "<NodeBalancer NAME> ... </NodeBalancer> - a pool of app processes, "
+        "used as balancer://NAME"),
+    AP_INIT_TAKE_ARGV("NodeMember", np_balancer_member, NULL, RSRC_CONF,
+        "URL [weight=N] [standby] [route=ID] - one member; "
+        "http://HOST:P1-P2 adds one per port"),
+    AP_INIT_TAKE1("NodeBalancerMethod", np_balancer_method, NULL, RSRC_CONF,
+        "least-pending (default), round-robin, p2c or ip-hash"),
+    AP_INIT_TAKE12("NodeSticky", np_balancer_sticky, NULL, RSRC_CONF,
+        "cookie NAME | off - proxy-inserted sticky-session cookie"),
+    AP_INIT_TAKE1("NodeRetry", np_balancer_retry, NULL, RSRC_CONF,
+        "N - further members tried after a connect failure "
+        "(default: every other member once)"),
+    AP_INIT_TAKE1("NodeFailTimeout", np_balancer_fail_timeout, NULL, RSRC_CONF,
+        "a member that refused a connection is skipped this long (5s)"),
     { NULL }
 };
 
@@ -360,8 +379,8 @@ static int np_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         for (i = 0; i < sc->mappings->nelts; i++) {
             const np_mapping_t *m = APR_ARRAY_IDX(sc->mappings, i,
                                                   np_mapping_t *);
-            if (!m->exclude && m->target.kind == NP_TARGET_BALANCER) {
-                /* No <NodeBalancer> can be defined yet (balancer issue). */
+            if (!m->exclude && m->target.kind == NP_TARGET_BALANCER
+                && !np_balancer_find(s, m->target.host)) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, NPLOGNO(00001)
                              "NodeProxyPass %s %s (%s): balancer \"%s\" is not "
                              "defined (no <NodeBalancer %s> section)", m->path,
@@ -393,10 +412,19 @@ static int np_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                  s == main_s ? NULL : main_sc->mappings);
         for (i = 0; i < sc->map->n; i++) {
             np_mapping_t *m = sc->map->sorted[i];
-            if (!m->exclude && m->target.kind != NP_TARGET_BALANCER) {
+            if (m->exclude) {
+                continue;
+            }
+            if (m->target.kind == NP_TARGET_BALANCER) {
+                m->backend = np_balancer_find(s, m->target.host);
+            }
+            else {
                 m->backend = np_backend_get(pconf, &m->target, ka);
             }
         }
+    }
+    if (np_balancers_post_config(pconf, ptemp, main_s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
 }

@@ -4,6 +4,7 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <apr_hash.h>
 #include "np_map.h"
 
 extern module AP_MODULE_DECLARE_DATA nodeproxy_module;
@@ -14,6 +15,8 @@ typedef struct {
     np_map_t *map;                  /* compiled in post_config, main server's included */
     apr_array_header_t *trusted;    /* np_cidr_t; NULL = unset                  */
     apr_interval_time_t backend_keepalive;
+    apr_hash_t *balancers;          /* name -> np_balancer_t *; a vhost's holds
+                                     * the main server's too               */
 } np_server_conf_t;
 
 /* Per-directory (<Location>) settings; the server-level values are the

@@ -11,11 +11,14 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <http_ssl.h>
 
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_relay.h"
 #include "np_headers.h"
+#include "np_sticky.h"
+#include "mod_nodeproxy_balancer.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -38,20 +41,185 @@ static void log_failure(request_rec *r, np_request_t *rq, int status)
                   rq->cause ? rq->cause : "failed", status);
 }
 
-static void set_notes(request_rec *r, np_request_t *rq)
+static void set_notes(request_rec *r, np_request_t *rq, int attempts)
 {
     apr_table_setn(r->notes, "nodeproxy-member", rq->backend->target->url);
     apr_table_setn(r->notes, "nodeproxy-upstream-ms",
                    apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
                                 apr_time_as_msec(apr_time_now() - rq->started)));
+    apr_table_setn(r->notes, "nodeproxy-attempts", apr_itoa(r->pool, attempts));
+}
+
+/* One try on rq->backend: a connection, the request, the response head.
+ * A pooled connection that Node closed just as we reused it is retried once
+ * on a fresh connection, when that cannot run the request twice: the whole
+ * body is still in hand and either nothing reached the backend or the
+ * method is idempotent. */
+static np_outcome_e attempt(request_rec *r, np_request_t *rq,
+                            np_response_t *resp)
+{
+    int fresh = 0;
+    for (;;) {
+        np_outcome_e out;
+        const char *cause = NULL;
+        rq->connect_rv = np_conn_acquire(rq->backend, rq->connect_timeout,
+                                         fresh, &rq->conn, &cause, r->pool);
+        if (rq->connect_rv != APR_SUCCESS) {
+            rq->cause = cause;
+            rq->conn = NULL;
+            return NP_CONNECT_FAILED;
+        }
+        out = np_request_send(r, rq);
+        if (out == NP_SENT_OK) {
+            out = np_response_read_head(r, rq, resp);
+            if (out == NP_STALE && !np_method_idempotent(r->method)) {
+                out = NP_BAD_RESPONSE;
+            }
+        }
+        if (out != NP_STALE || fresh || !(rq->body_complete || !rq->has_body)) {
+            if (out == NP_STALE) {
+                out = NP_BAD_RESPONSE;
+            }
+            if (out != NP_SENT_OK) {
+                np_conn_release(rq->conn, 0);
+                rq->conn = NULL;
+            }
+            return out;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00041)
+                      "nodeproxy(%s): pooled connection was closed (%s); "
+                      "re-sending on a fresh one", rq->backend->target->url,
+                      rq->cause);
+        np_conn_release(rq->conn, 0);
+        rq->conn = NULL;
+        fresh = 1;
+    }
+}
+
+/* The status for an attempt that went wrong after the connection. */
+static int failed_status(request_rec *r, np_request_t *rq, np_outcome_e out)
+{
+    switch (out) {
+    case NP_CLIENT_BODY_ERROR:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NPLOGNO(00042)
+                      "nodeproxy(%s): %s", rq->backend->target->url, rq->cause);
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return HTTP_BAD_REQUEST;
+    case NP_TIMEOUT:
+        log_failure(r, rq, HTTP_GATEWAY_TIME_OUT);
+        return HTTP_GATEWAY_TIME_OUT;
+    default:
+        log_failure(r, rq, HTTP_BAD_GATEWAY);
+        return HTTP_BAD_GATEWAY;
+    }
+}
+
+/* Relay the response and return the handler's status. */
+static int respond(request_rec *r, np_request_t *rq, np_response_t *resp,
+                   int attempts)
+{
+    /* (A 101 answer to a WebSocket upgrade is handed to the tunnel here.) */
+    int status = np_response_relay(r, rq, resp);
+    set_notes(r, rq, attempts);
+    if (status != OK) {
+        np_conn_release(rq->conn, 0);
+        rq->conn = NULL;
+        log_failure(r, rq, status);
+    }
+    return status;
+}
+
+static int proxy_single(request_rec *r, np_request_t *rq, np_response_t *resp)
+{
+    np_outcome_e out;
+    rq->backend = rq->mapping->backend;
+    out = attempt(r, rq, resp);
+    if (out == NP_CONNECT_FAILED) {
+        set_notes(r, rq, 1);
+        log_failure(r, rq, HTTP_SERVICE_UNAVAILABLE);
+        return np_maint_respond(r);
+    }
+    if (out != NP_SENT_OK) {
+        set_notes(r, rq, 1);
+        return failed_status(r, rq, out);
+    }
+    return respond(r, rq, resp, 1);
+}
+
+static apr_status_t pending_done(void *data)
+{
+    np_member_end(NULL, data);
+    return APR_SUCCESS;
+}
+
+/* Pick a member; on a connect failure mark it failed and try the next,
+ * up to NodeRetry more (nothing was sent, so any method may move on). */
+static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
+{
+    np_balancer_t *b = rq->mapping->backend;
+    int n = b->members->nelts;
+    int *tried = apr_pcalloc(r->pool, n * sizeof(int));
+    int max = b->retry == NP_UNSET ? n : b->retry + 1;
+    int attempts = 0, sticky_hit;
+
+    for (;;) {
+        np_member_t *m = np_balancer_pick(r, b, tried, &sticky_hit);
+        np_outcome_e out;
+        if (!m) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NPLOGNO(00043)
+                          "nodeproxy(balancer %s): no member can take the "
+                          "request (%d tried); answering 503", b->name,
+                          attempts);
+            if (attempts > 0) {
+                set_notes(r, rq, attempts);
+            }
+            return np_maint_respond(r);
+        }
+        rq->backend = m->backend;
+        attempts++;
+        np_member_begin(r, m);
+        apr_pool_cleanup_register(r->pool, m, pending_done,
+                                  apr_pool_cleanup_null);
+        out = attempt(r, rq, resp);
+        if (out == NP_CONNECT_FAILED) {
+            np_member_connect_failed(r, b, m, rq->connect_rv, rq->cause);
+            apr_pool_cleanup_run(r->pool, m, pending_done);
+            tried[m->index] = 1;
+            if (attempts >= max) {
+                set_notes(r, rq, attempts);
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NPLOGNO(00044)
+                              "nodeproxy(balancer %s): %d member(s) tried, "
+                              "none answered; answering 503", b->name,
+                              attempts);
+                return np_maint_respond(r);
+            }
+            continue;
+        }
+        if (out != NP_SENT_OK) {
+            set_notes(r, rq, attempts);
+            apr_pool_cleanup_run(r->pool, m, pending_done);
+            return failed_status(r, rq, out);
+        }
+        np_member_answered(m, apr_time_now() - rq->started);
+        if (b->sticky_cookie && !sticky_hit) {
+            apr_table_addn(r->headers_out, "Set-Cookie",
+                           np_sticky_set_cookie(r->pool, b->sticky_cookie,
+                                                m->route,
+                                                ap_ssl_conn_is_ssl(r->connection)));
+        }
+        {
+            int status = respond(r, rq, resp, attempts);
+            apr_pool_cleanup_run(r->pool, m, pending_done);
+            return status;
+        }
+    }
 }
 
 static int np_handler(request_rec *r)
 {
     np_request_t *rq;
     np_response_t *resp;
-    np_outcome_e out;
-    int status, fresh = 0, attempt;
+    int status;
 
     if (!r->handler || strcmp(r->handler, NP_HANDLER) != 0) {
         return DECLINED;
@@ -66,74 +234,12 @@ static int np_handler(request_rec *r)
     if ((status = np_request_prepare(r, rq)) != OK) {
         return status;
     }
-    /* Target: one backend. (A balancer picks its member here.) */
-    rq->backend = rq->mapping->backend;
-    if (!rq->backend) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
     resp = apr_palloc(r->pool, sizeof(*resp));
     rq->started = apr_time_now();
-
-    /* A pooled connection that Node closed just as we reused it is retried
-     * once on a fresh connection, when that cannot run the request twice:
-     * the whole body is still in hand and either nothing reached the backend
-     * or the method is idempotent. */
-    for (attempt = 0; ; attempt++) {
-        const char *cause = NULL;
-        if (np_conn_acquire(rq->backend, rq->connect_timeout, fresh,
-                            &rq->conn, &cause, r->pool) != APR_SUCCESS) {
-            rq->cause = cause;
-            rq->conn = NULL;
-            set_notes(r, rq);
-            log_failure(r, rq, HTTP_SERVICE_UNAVAILABLE);
-            return np_maint_respond(r);
-        }
-        out = np_request_send(r, rq);
-        if (out == NP_SENT_OK) {
-            out = np_response_read_head(r, rq, resp);
-            if (out == NP_STALE && !np_method_idempotent(r->method)) {
-                out = NP_BAD_RESPONSE;
-            }
-        }
-        if (out != NP_STALE || attempt > 0
-            || !(rq->body_complete || !rq->has_body)) {
-            break;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00041)
-                      "nodeproxy(%s): pooled connection was closed (%s); "
-                      "re-sending on a fresh one", rq->backend->target->url,
-                      rq->cause);
-        np_conn_release(rq->conn, 0);
-        fresh = 1;
+    if (rq->mapping->target.kind == NP_TARGET_BALANCER) {
+        return proxy_balanced(r, rq, resp);
     }
-    if (out != NP_SENT_OK) {
-        np_conn_release(rq->conn, 0);
-        rq->conn = NULL;
-        set_notes(r, rq);
-        switch (out) {
-        case NP_CLIENT_BODY_ERROR:
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NPLOGNO(00042)
-                          "nodeproxy(%s): %s", rq->backend->target->url,
-                          rq->cause);
-            r->connection->keepalive = AP_CONN_CLOSE;
-            return HTTP_BAD_REQUEST;
-        case NP_TIMEOUT:
-            log_failure(r, rq, HTTP_GATEWAY_TIME_OUT);
-            return HTTP_GATEWAY_TIME_OUT;
-        default:
-            log_failure(r, rq, HTTP_BAD_GATEWAY);
-            return HTTP_BAD_GATEWAY;
-        }
-    }
-    /* (A 101 answer to a WebSocket upgrade is handed to the tunnel here.) */
-    status = np_response_relay(r, rq, resp);
-    set_notes(r, rq);
-    if (status != OK) {
-        np_conn_release(rq->conn, 0);
-        rq->conn = NULL;
-        log_failure(r, rq, status);
-    }
-    return status;
+    return proxy_single(r, rq, resp);
 }
 
 static void np_child_init(apr_pool_t *pchild, server_rec *s)

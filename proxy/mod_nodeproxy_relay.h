@@ -33,6 +33,7 @@ typedef struct np_request_t {
     np_backend_t *backend;
     np_conn_t *conn;
     const char *cause;             /* why it failed, for the log         */
+    apr_status_t connect_rv;       /* why the connection failed          */
     apr_time_t started;
 } np_request_t;
 
