@@ -155,6 +155,7 @@ apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
             np_member_spec_t *s = &specs[port - lo];
             const char *one = apr_psprintf(p, "%s%ld%s", head, port, tail);
             if (parse_target(p, one, &s->target, err) != APR_SUCCESS) {
+                *err = apr_psprintf(p, "member \"%s\": %s", url, *err);
                 return APR_EINVAL;
             }
             s->weight = weight;

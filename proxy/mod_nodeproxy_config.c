@@ -14,6 +14,7 @@
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_pool.h"
 #include "mod_nodeproxy_balancer.h"
+#include "mod_nodeproxy_hcheck.h"
 #include "np_duration.h"
 #include "np_cidr.h"
 
@@ -359,6 +360,9 @@ const command_rec np_cmds[] = {
         "least-pending (default), round-robin, p2c or ip-hash"),
     AP_INIT_TAKE12("NodeSticky", np_balancer_sticky, NULL, RSRC_CONF,
         "cookie NAME | off - proxy-inserted sticky-session cookie"),
+    AP_INIT_TAKE_ARGV("NodeHealthCheck", np_hcheck_directive, NULL, RSRC_CONF,
+        "PATH [interval=5s] [timeout=2s] [passes=2] [fails=3] "
+        "[expect=200-399] [method=GET] - active health checks"),
     AP_INIT_TAKE1("NodeRetry", np_balancer_retry, NULL, RSRC_CONF,
         "N - further members tried after a connect failure "
         "(default: every other member once)"),

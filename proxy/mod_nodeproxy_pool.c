@@ -128,7 +128,7 @@ static apr_status_t resolve(np_backend_t *b, const char **cause)
         b->addr = sa;
     }
     else {
-        *cause = apr_psprintf(b->pool, "cannot resolve %s", t->host);
+        *cause = "cannot resolve the backend host name";
     }
     apr_thread_mutex_unlock(b->lock);
     return rv;
@@ -136,23 +136,17 @@ static apr_status_t resolve(np_backend_t *b, const char **cause)
 
 /* Connect to each address the name resolved to, in order (localhost may be
  * ::1 and 127.0.0.1 while Node listens on only one of them). */
-static apr_status_t conn_open(np_backend_t *b, apr_interval_time_t timeout,
-                              np_conn_t **out, const char **cause,
-                              apr_pool_t *rp)
+apr_status_t np_backend_connect(np_backend_t *b, apr_interval_time_t timeout,
+                                apr_pool_t *p, apr_socket_t **out,
+                                const char **cause)
 {
-    apr_status_t rv = APR_EGENERAL;
+    apr_status_t rv;
     apr_sockaddr_t *sa;
-    apr_pool_t *p;
 
     if ((rv = resolve(b, cause)) != APR_SUCCESS) {
         return rv;
     }
-    /* Unmanaged: the connection outlives requests and moves between threads. */
-    rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
-    if (rv != APR_SUCCESS) {
-        *cause = "out of memory";
-        return rv;
-    }
+    rv = APR_EGENERAL;
     for (sa = b->addr; sa; sa = sa->next) {
         apr_socket_t *sock;
         rv = apr_socket_create(&sock, sa->family, SOCK_STREAM,
@@ -166,21 +160,45 @@ static apr_status_t conn_open(np_backend_t *b, apr_interval_time_t timeout,
         apr_socket_timeout_set(sock, timeout);
         rv = apr_socket_connect(sock, sa);
         if (rv == APR_SUCCESS) {
-            np_conn_t *c = apr_pcalloc(p, sizeof(*c));
-            c->backend = b;
-            c->pool = p;
-            c->sock = sock;
-            c->bufsize = NP_CONN_BUFSIZE;
-            c->buf = apr_palloc(p, c->bufsize);
-            *out = c;
+            *out = sock;
             return APR_SUCCESS;
         }
         apr_socket_close(sock);
     }
     *cause = APR_STATUS_IS_TIMEUP(rv) ? "connect timed out"
-           : apr_psprintf(rp, "connect failed: %pm", &rv);
-    apr_pool_destroy(p);
+           : apr_psprintf(p, "connect failed: %pm", &rv);
     return rv;
+}
+
+static apr_status_t conn_open(np_backend_t *b, apr_interval_time_t timeout,
+                              np_conn_t **out, const char **cause,
+                              apr_pool_t *rp)
+{
+    apr_socket_t *sock;
+    apr_status_t rv;
+    apr_pool_t *p;
+    np_conn_t *c;
+
+    /* Unmanaged: the connection outlives requests and moves between threads. */
+    rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        *cause = "out of memory";
+        return rv;
+    }
+    rv = np_backend_connect(b, timeout, p, &sock, cause);
+    if (rv != APR_SUCCESS) {
+        *cause = apr_pstrdup(rp, *cause);
+        apr_pool_destroy(p);
+        return rv;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
+    c->backend = b;
+    c->pool = p;
+    c->sock = sock;
+    c->bufsize = NP_CONN_BUFSIZE;
+    c->buf = apr_palloc(p, c->bufsize);
+    *out = c;
+    return APR_SUCCESS;
 }
 
 apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeout,

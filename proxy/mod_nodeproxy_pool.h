@@ -43,6 +43,12 @@ np_backend_t *np_backend_get(apr_pool_t *pconf, const np_target_t *t,
 /* child_init: locks and pools for every backend. */
 apr_status_t np_backends_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* A new connection to b, allocated in p (health checks; the pool uses it
+ * too). *cause, in p, says what failed. */
+apr_status_t np_backend_connect(np_backend_t *b, apr_interval_time_t timeout,
+                                apr_pool_t *p, apr_socket_t **out,
+                                const char **cause);
+
 /* A connection: a live idle one from the pool (reused=1) unless fresh is
  * set, else a new one. *cause names what failed on error. */
 apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeout,
