@@ -56,10 +56,7 @@ void *np_create_dir_conf(apr_pool_t *p, char *dir)
     dc->timeout = NP_UNSET;
     dc->forwarded = NP_UNSET;
     dc->preserve_host = NP_UNSET;
-    dc->maint_page_file = NULL;
-    dc->maint_page_body = NULL;
-    dc->maint_page_len = 0;
-    dc->maint_page_type = NULL;
+    dc->maint_page = NULL;
     dc->retry_after = NP_UNSET;
     dc->maint_flag = NULL;
     return dc;
@@ -73,18 +70,7 @@ void *np_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->timeout = NP_PICK(add->timeout, base->timeout);
     dc->forwarded = NP_PICK(add->forwarded, base->forwarded);
     dc->preserve_host = NP_PICK(add->preserve_host, base->preserve_host);
-    if (add->maint_page_file) {
-        dc->maint_page_file = add->maint_page_file;
-        dc->maint_page_body = add->maint_page_body;
-        dc->maint_page_len = add->maint_page_len;
-        dc->maint_page_type = add->maint_page_type;
-    }
-    else {
-        dc->maint_page_file = base->maint_page_file;
-        dc->maint_page_body = base->maint_page_body;
-        dc->maint_page_len = base->maint_page_len;
-        dc->maint_page_type = base->maint_page_type;
-    }
+    dc->maint_page = add->maint_page ? add->maint_page : base->maint_page;
     dc->retry_after = NP_PICK(add->retry_after, base->retry_after);
     dc->maint_flag = add->maint_flag ? add->maint_flag : base->maint_flag;
     return dc;
@@ -260,11 +246,8 @@ static const char *cmd_maint_page(cmd_parms *cmd, void *dconf,
 {
     np_dir_conf_t *dc = dconf;
     const char *path = ap_server_root_relative(cmd->pool, file);
-    apr_file_t *f;
-    apr_finfo_t fi;
-    apr_size_t len;
-    char *body;
-    apr_status_t rv;
+    np_page_t *page;
+    const char *err;
 
     if (!path) {
         return cmd_error(cmd, apr_psprintf(cmd->pool, "bad path \"%s\"", file));
@@ -283,33 +266,15 @@ static const char *cmd_maint_page(cmd_parms *cmd, void *dconf,
         }
         dc->retry_after = (int)n;
     }
-    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0,
-                       cmd->pool);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
+    page = apr_pcalloc(cmd->pool, sizeof(*page));
+    page->path = path;
+    page->type = page_type(path);
+    page->current = np_page_load(cmd->pool, path, &err);
+    if (!page->current) {
+        return cmd_error(cmd, err);
     }
-    if (rv != APR_SUCCESS) {
-        return cmd_error(cmd, apr_psprintf(cmd->pool, "cannot read \"%s\": %pm",
-                                           path, &rv));
-    }
-    if (fi.filetype != APR_REG || fi.size > 1024 * 1024) {
-        apr_file_close(f);
-        return cmd_error(cmd, apr_psprintf(cmd->pool, "\"%s\" must be a "
-                         "regular file of at most 1 MiB", path));
-    }
-    len = (apr_size_t)fi.size;
-    body = apr_palloc(cmd->pool, len + 1);
-    rv = apr_file_read_full(f, body, len, &len);
-    apr_file_close(f);
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv)) {
-        return cmd_error(cmd, apr_psprintf(cmd->pool, "cannot read \"%s\": %pm",
-                                           path, &rv));
-    }
-    body[len] = '\0';
-    dc->maint_page_file = path;
-    dc->maint_page_body = body;
-    dc->maint_page_len = len;
-    dc->maint_page_type = page_type(path);
+    page->checked = apr_time_now();
+    dc->maint_page = page;
     return NULL;
 }
 

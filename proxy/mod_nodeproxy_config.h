@@ -26,13 +26,32 @@ typedef struct {
     apr_interval_time_t timeout;
     int forwarded;
     int preserve_host;
-    const char *maint_page_file;    /* NodeMaintenancePage                      */
-    const char *maint_page_body;    /* its content, read at config time         */
-    apr_size_t maint_page_len;
-    const char *maint_page_type;
+    struct np_page_t *maint_page;   /* NodeMaintenancePage                      */
     int retry_after;                /* seconds; NP_UNSET                        */
     struct np_flag_t *maint_flag;   /* NodeMaintenanceFlag                      */
 } np_dir_conf_t;
+
+/* NodeMaintenancePage: read when the config is read, and again when the
+ * file changes (looked at no more than once a second per process). A
+ * version is replaced as a whole, by one pointer swap; replaced versions
+ * are not freed (a reader may still hold one; pages change rarely). */
+typedef struct np_page_version_t {
+    const char *body;
+    apr_size_t len;
+    apr_time_t mtime;
+    apr_off_t size;
+} np_page_version_t;
+
+typedef struct np_page_t {
+    const char *path;
+    const char *type;
+    np_page_version_t *volatile current;
+    volatile apr_time_t checked;
+} np_page_t;
+
+/* Read a page file (at most 1 MiB) into a new version; NULL + *err. */
+np_page_version_t *np_page_load(apr_pool_t *p, const char *path,
+                                const char **err);
 
 /* NodeMaintenanceFlag: the file, and what was last seen of it. The answer is
  * cached per process for a second; a racy read of it is harmless. */

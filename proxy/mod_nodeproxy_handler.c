@@ -245,6 +245,7 @@ static int np_handler(request_rec *r)
 static void np_child_init(apr_pool_t *pchild, server_rec *s)
 {
     np_backends_child_init(pchild, s);
+    np_maint_child_init(pchild);
 }
 
 void np_handler_register_hooks(apr_pool_t *p)

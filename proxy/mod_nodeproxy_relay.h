@@ -66,6 +66,7 @@ int np_response_relay(request_rec *r, np_request_t *rq, np_response_t *resp);
  * answer: 503 with the maintenance page (or Apache's own 503). */
 int np_maint_flag_on(request_rec *r);
 int np_maint_respond(request_rec *r);
+void np_maint_child_init(apr_pool_t *pchild);
 
 void np_map_register_hooks(apr_pool_t *p);
 void np_handler_register_hooks(apr_pool_t *p);
