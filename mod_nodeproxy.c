@@ -7,6 +7,7 @@
 #include "proxy/mod_nodeproxy_relay.h"
 #include "balancer/mod_nodeproxy_balancer.h"
 #include "hcheck/mod_nodeproxy_hcheck.h"
+#include "status/mod_nodeproxy_status.h"
 
 static void register_hooks(apr_pool_t *p)
 {
@@ -15,6 +16,7 @@ static void register_hooks(apr_pool_t *p)
     np_handler_register_hooks(p);
     np_balancer_register_hooks(p);
     np_hcheck_register_hooks(p);
+    np_status_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(nodeproxy) = {

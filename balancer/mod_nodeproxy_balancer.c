@@ -202,6 +202,8 @@ void np_member_answered(np_member_t *m, apr_interval_time_t latency)
     val = old == 0 ? (apr_uint64_t)latency
         : old - old / 8 + (apr_uint64_t)latency / 8;
     apr_atomic_set64(&m->shm->ewma_us, val);
+    apr_atomic_inc64(&m->shm->hist[np_hist_bucket(latency)]);
+    apr_atomic_add64(&m->shm->hist_sum_us, (apr_uint64_t)latency);
     if (m->shm->failed_at) {
         /* It answered: it is back, whatever the timer says. */
         apr_atomic_set64(&m->shm->failed_at, 0);

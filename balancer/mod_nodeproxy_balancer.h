@@ -7,6 +7,7 @@
 #include <http_config.h>
 #include "np_lb.h"
 #include "np_member.h"
+#include "np_status.h"
 #include "mod_nodeproxy_pool.h"
 
 /* ---- shared memory: one segment for every balancer and member ---------- */
@@ -31,7 +32,16 @@ typedef struct {
     volatile apr_uint64_t hc_last;       /* last check time                  */
     volatile apr_uint64_t hc_total;      /* checks run                       */
     apr_int64_t rr_current;              /* round-robin score (lock held)    */
+    volatile apr_uint64_t hist[NP_HIST_N + 1];  /* response-head latency    */
+    volatile apr_uint64_t hist_sum_us;
 } np_member_shm_t;
+
+/* Server-wide figures, in the same segment. */
+typedef struct {
+    volatile apr_uint64_t tunnels_open;  /* WebSocket tunnels open now       */
+    volatile apr_uint64_t tunnels_total; /* opened since the server started  */
+    apr_uint64_t started;                /* first start (kept over graceful) */
+} np_shm_global_t;
 
 typedef struct {
     char name[NP_SHM_KEY_MAX];
@@ -96,6 +106,8 @@ apr_status_t np_balancers_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
 /* mod_nodeproxy_shm.c: give every balancer and member its slot in the
  * shared segment, carrying state over from the previous generation. */
 apr_status_t np_shm_attach(apr_array_header_t *all, server_rec *s);
+/* The server-wide figures (never NULL after post_config). */
+np_shm_global_t *np_shm_global(void);
 
 /* Every balancer of the configuration (for health checks and status). */
 apr_array_header_t *np_balancers_all(void);

@@ -20,14 +20,27 @@
 APLOG_USE_MODULE(nodeproxy);
 
 #define NP_SHM_USERDATA "nodeproxy-shm"
-#define NP_SHM_MAGIC 0x4e505348u   /* "NPSH"; change when the layout changes */
+#define NP_SHM_MAGIC 0x4e505348u   /* "NPSH" */
+#define NP_SHM_LAYOUT ((apr_uint32_t)(sizeof(np_member_shm_t) << 16 \
+                       | sizeof(np_balancer_shm_t) << 8 \
+                       | sizeof(np_shm_global_t)))
 
 typedef struct {
     apr_uint32_t magic;
     apr_uint32_t nbalancers;
     apr_uint32_t nmembers;
-    apr_uint32_t pad;
+    apr_uint32_t layout;       /* sizes of the records: a segment made by
+                                * another build of the module is not reused */
+    np_shm_global_t global;
 } np_shm_header_t;
+
+/* This generation's segment (inherited by the children). */
+static np_shm_header_t *current;
+
+np_shm_global_t *np_shm_global(void)
+{
+    return current ? &current->global : NULL;
+}
 
 static np_balancer_shm_t *balancers_of(np_shm_header_t *h)
 {
@@ -39,11 +52,16 @@ static np_member_shm_t *members_of(np_shm_header_t *h)
     return (np_member_shm_t *)(balancers_of(h) + h->nbalancers);
 }
 
+static int reusable(const np_shm_header_t *old)
+{
+    return old && old->magic == NP_SHM_MAGIC && old->layout == NP_SHM_LAYOUT;
+}
+
 static np_member_shm_t *find_old(np_shm_header_t *old, const char *key)
 {
     np_member_shm_t *m;
     apr_uint32_t i;
-    if (!old || old->magic != NP_SHM_MAGIC) {
+    if (!reusable(old)) {
         return NULL;
     }
     m = members_of(old);
@@ -74,9 +92,6 @@ apr_status_t np_shm_attach(apr_array_header_t *all, server_rec *s)
     if (old_shm) {
         old = apr_shm_baseaddr_get(old_shm);
     }
-    if (all->nelts == 0) {
-        return APR_SUCCESS;   /* keep any old segment for a later generation */
-    }
     size = sizeof(*h) + all->nelts * sizeof(np_balancer_shm_t)
            + nm * sizeof(np_member_shm_t);
     rv = apr_shm_create(&shm, size, NULL, pproc);
@@ -91,6 +106,15 @@ apr_status_t np_shm_attach(apr_array_header_t *all, server_rec *s)
     h->magic = NP_SHM_MAGIC;
     h->nbalancers = (apr_uint32_t)all->nelts;
     h->nmembers = nm;
+    h->layout = NP_SHM_LAYOUT;
+    if (reusable(old)) {
+        /* Open tunnels stay with the old children; totals carry on. */
+        h->global.tunnels_total = old->global.tunnels_total;
+        h->global.started = old->global.started;
+    }
+    else {
+        h->global.started = (apr_uint64_t)apr_time_now();
+    }
     bs = balancers_of(h);
     ms = members_of(h);
     for (i = 0; i < all->nelts; i++) {
@@ -107,7 +131,7 @@ apr_status_t np_shm_attach(apr_array_header_t *all, server_rec *s)
             if (prev) {
                 /* Same member, new generation: keep what it has learnt;
                  * in-flight counts belong to the old children. */
-                memcpy(&ms[k], prev, sizeof(ms[k]));
+                memcpy((void *)&ms[k], (const void *)prev, sizeof(ms[k]));
                 ms[k].pending = 0;
                 ms[k].rr_current = 0;
             }
@@ -120,5 +144,6 @@ apr_status_t np_shm_attach(apr_array_header_t *all, server_rec *s)
         apr_shm_destroy(old_shm);
     }
     apr_pool_userdata_set(shm, NP_SHM_USERDATA, apr_pool_cleanup_null, pproc);
+    current = h;
     return APR_SUCCESS;
 }

@@ -88,7 +88,7 @@ static int token_only(const char *s)
 apr_status_t np_hc_conf_parse(apr_pool_t *p, int argc, const char *const *argv,
                               np_hc_conf_t *c, const char **err)
 {
-    int i;
+    int i, timeout_set = 0;
     memset(c, 0, sizeof(*c));
     c->method = "GET";
     c->interval = apr_time_from_sec(5);
@@ -126,6 +126,7 @@ apr_status_t np_hc_conf_parse(apr_pool_t *p, int argc, const char *const *argv,
             if (parse_duration(p, key, v, &c->timeout, err) != APR_SUCCESS) {
                 return APR_EINVAL;
             }
+            timeout_set = 1;
         }
         else if (!strcasecmp(key, "passes") || !strcasecmp(key, "fails")) {
             if (!parse_uint(v, 1, 100, &n)) {
@@ -158,7 +159,10 @@ apr_status_t np_hc_conf_parse(apr_pool_t *p, int argc, const char *const *argv,
         }
     }
     if (c->timeout > c->interval) {
-        return fail(err, "timeout must not be longer than interval");
+        if (timeout_set) {
+            return fail(err, "timeout must not be longer than interval");
+        }
+        c->timeout = c->interval;   /* the default 2s, shortened */
     }
     return APR_SUCCESS;
 }

@@ -11,7 +11,7 @@ typedef struct {
     const char *path;                 /* what is requested, e.g. /healthz   */
     const char *method;               /* GET (default), HEAD, ...           */
     apr_interval_time_t interval;     /* 5s                                 */
-    apr_interval_time_t timeout;      /* 2s: connect + answer, per check    */
+    apr_interval_time_t timeout;      /* 2s (or interval, if shorter): connect + answer */
     unsigned int passes;              /* 2: good checks to become healthy   */
     unsigned int fails;               /* 3: failed checks to become unhealthy */
     int nranges;                      /* expect=200-399 (or 200,204,300-399) */

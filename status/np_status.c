@@ -1,0 +1,552 @@
+/* Pure: the nodeproxy-status page (HTML, JSON, Prometheus text 0.0.4),
+ * rendered from one np_status_t snapshot that the glue fills from shm.
+ *
+ * JSON schema (`?format=json`, Content-Type application/json). Field names
+ * are stable; new fields may be added, none renamed or removed.
+ *
+ * {
+ *   "version": "mod_nodeproxy/0.1.0",   string
+ *   "now": 1700000000.123,               unix seconds (3 decimals)
+ *   "uptime_seconds": 3725,              integer seconds since server start
+ *   "websocket": {
+ *     "tunnels_open": 2,                 WebSocket tunnels open now
+ *     "tunnels_total": 17                tunnels opened since start
+ *   },
+ *   "balancers": [
+ *     {
+ *       "name": "app",                   NodeBalancer NAME
+ *       "method": "least-pending",       NodeBalancerMethod
+ *       "sticky_cookie": "ROUTEID",      cookie name, null when NodeSticky off
+ *       "members": [
+ *         {
+ *           "url": "http://127.0.0.1:3001",   member URL as configured
+ *           "route": "a1b2c3",                sticky route id (null if none)
+ *           "state": "usable",                "usable" | "failed" | "unhealthy"
+ *           "reason": null,                   why it is out, null when usable
+ *           "state_since": 1699999000.000,    unix seconds of the last state change, null = unknown
+ *           "weight": 1,
+ *           "standby": false,                 used only while no other member is usable
+ *           "pending": 0,                     requests in flight now
+ *           "requests": 1234,                 requests sent since start
+ *           "failures": 3,                    connect failures since start
+ *           "latency_ewma_ms": 12.5,          response-head latency EWMA, ms, 1 decimal
+ *           "health": {
+ *             "enabled": true,                the balancer has NodeHealthCheck
+ *             "last_status": 200,             last check's HTTP status, null = none / no answer
+ *             "last_check": 1699999990.000,   unix seconds of the last check, null = never
+ *             "checks_total": 42              checks run since start
+ *           }
+ *         }
+ *       ]
+ *     }
+ *   ]
+ * }
+ *
+ * Prometheus (`?format=prometheus`, text/plain; version=0.0.4): families
+ * nodeproxy_info{version}, nodeproxy_uptime_seconds,
+ * nodeproxy_websocket_tunnels_open, nodeproxy_websocket_tunnels_total and,
+ * labelled {balancer,member}: nodeproxy_member_up, _pending, _requests_total,
+ * _failures_total, _weight, _latency_ewma_seconds, _response_seconds
+ * (histogram), nodeproxy_health_checks_total and nodeproxy_member_health_status
+ * (the last two only for members whose balancer has NodeHealthCheck).
+ */
+#include <stdarg.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+
+#include "np_status.h"
+
+const double np_hist_bounds[NP_HIST_N] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+};
+/* The same bounds in microseconds (exact boundaries without float error) and
+ * as Prometheus `le` label values. */
+static const apr_interval_time_t hist_bounds_us[NP_HIST_N] = {
+    5000, 10000, 25000, 50000, 100000, 250000, 500000,
+    1000000, 2500000, 5000000, 10000000
+};
+static const char *const hist_le[NP_HIST_N] = {
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+    "1", "2.5", "5", "10"
+};
+
+int np_hist_bucket(apr_interval_time_t latency_us)
+{
+    int i;
+    for (i = 0; i < NP_HIST_N; i++) {
+        if (latency_us <= hist_bounds_us[i]) {
+            return i;
+        }
+    }
+    return NP_HIST_N;
+}
+
+const char *np_status_state_name(np_member_state_e s)
+{
+    switch (s) {
+    case NP_STATE_USABLE:    return "usable";
+    case NP_STATE_FAILED:    return "failed";
+    case NP_STATE_UNHEALTHY: return "unhealthy";
+    }
+    return "unknown";
+}
+
+/* --- output buffer: pieces joined once at the end --------------------------- */
+
+typedef struct {
+    apr_pool_t *p;
+    apr_array_header_t *parts;
+} outbuf_t;
+
+static void out_init(outbuf_t *o, apr_pool_t *p)
+{
+    o->p = p;
+    o->parts = apr_array_make(p, 256, sizeof(const char *));
+}
+
+static void out_str(outbuf_t *o, const char *s)
+{
+    APR_ARRAY_PUSH(o->parts, const char *) = s;
+}
+
+#ifdef __GNUC__
+static void out_fmt(outbuf_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#endif
+static void out_fmt(outbuf_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    out_str(o, apr_pvsprintf(o->p, fmt, ap));
+    va_end(ap);
+}
+
+static const char *out_done(outbuf_t *o)
+{
+    return apr_array_pstrcat(o->p, o->parts, 0);
+}
+
+/* Escape by a per-byte table: repl(c) returns the replacement or NULL. */
+typedef const char *(*esc_fn)(apr_pool_t *p, unsigned char c);
+
+static const char *escape(apr_pool_t *p, const char *s, esc_fn repl)
+{
+    outbuf_t o;
+    const char *run = s, *q;
+    if (!s) {
+        return "";
+    }
+    out_init(&o, p);
+    for (q = s; *q; q++) {
+        const char *r = repl(p, (unsigned char)*q);
+        if (r) {
+            if (q > run) {
+                out_str(&o, apr_pstrmemdup(p, run, (apr_size_t)(q - run)));
+            }
+            out_str(&o, r);
+            run = q + 1;
+        }
+    }
+    if (run == s) {
+        return s;
+    }
+    out_str(&o, run);
+    return out_done(&o);
+}
+
+static const char *json_repl(apr_pool_t *p, unsigned char c)
+{
+    if (c == '"') {
+        return "\\\"";
+    }
+    if (c == '\\') {
+        return "\\\\";
+    }
+    if (c < 0x20 || c == 0x7f) {
+        return apr_psprintf(p, "\\u%04x", c);
+    }
+    return NULL;
+}
+
+static const char *prom_repl(apr_pool_t *p, unsigned char c)
+{
+    switch (c) {
+    case '\\': return "\\\\";
+    case '"':  return "\\\"";
+    case '\n': return "\\n";
+    }
+    return NULL;
+}
+
+static const char *html_repl(apr_pool_t *p, unsigned char c)
+{
+    switch (c) {
+    case '&':  return "&amp;";
+    case '<':  return "&lt;";
+    case '>':  return "&gt;";
+    case '"':  return "&quot;";
+    case '\'': return "&#39;";
+    }
+    return NULL;
+}
+
+/* A JSON string literal, or null for NULL. */
+static const char *json_str(apr_pool_t *p, const char *s)
+{
+    if (!s) {
+        return "null";
+    }
+    return apr_pstrcat(p, "\"", escape(p, s, json_repl), "\"", NULL);
+}
+
+/* Unix seconds with milliseconds, or null for 0 (unknown / never). */
+static const char *json_time(apr_pool_t *p, apr_time_t t)
+{
+    if (t <= 0) {
+        return "null";
+    }
+    return apr_psprintf(p, "%" APR_TIME_T_FMT ".%03d", apr_time_sec(t),
+                        (int)(apr_time_usec(t) / 1000));
+}
+
+static apr_int64_t uptime_sec(const np_status_t *st)
+{
+    if (st->started <= 0 || st->now <= st->started) {
+        return 0;
+    }
+    return apr_time_sec(st->now - st->started);
+}
+
+/* Microseconds as decimal seconds, exact: "0.012500". */
+static const char *us_as_sec(apr_pool_t *p, apr_uint64_t us)
+{
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT ".%06u",
+                        us / 1000000, (unsigned)(us % 1000000));
+}
+
+/* Microseconds as milliseconds with one decimal, rounded: "12.5". */
+static const char *us_as_ms1(apr_pool_t *p, apr_uint64_t us)
+{
+    apr_uint64_t tenths = (us + 50) / 100;
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT ".%u",
+                        tenths / 10, (unsigned)(tenths % 10));
+}
+
+/* --- JSON ------------------------------------------------------------------ */
+
+static void json_member(outbuf_t *o, const np_status_member_t *m)
+{
+    apr_pool_t *p = o->p;
+    out_fmt(o, "{\"url\":%s,\"route\":%s,\"state\":\"%s\",\"reason\":%s,"
+            "\"state_since\":%s,\"weight\":%d,\"standby\":%s,",
+            json_str(p, m->url), json_str(p, m->route),
+            np_status_state_name(m->state), json_str(p, m->reason),
+            json_time(p, m->state_since), m->weight,
+            m->standby ? "true" : "false");
+    out_fmt(o, "\"pending\":%u,\"requests\":%" APR_UINT64_T_FMT
+            ",\"failures\":%" APR_UINT64_T_FMT ",\"latency_ewma_ms\":%s,",
+            (unsigned)m->pending, m->requests, m->failures,
+            us_as_ms1(p, m->ewma_us));
+    out_fmt(o, "\"health\":{\"enabled\":%s,\"last_status\":%s,"
+            "\"last_check\":%s,\"checks_total\":%" APR_UINT64_T_FMT "}}",
+            m->hc_enabled ? "true" : "false",
+            m->hc_enabled && m->hc_status
+                ? apr_psprintf(p, "%u", (unsigned)m->hc_status) : "null",
+            m->hc_enabled ? json_time(p, m->hc_last) : "null",
+            m->hc_total);
+}
+
+const char *np_status_json(apr_pool_t *p, const np_status_t *st)
+{
+    outbuf_t o;
+    int b, i;
+    out_init(&o, p);
+    out_fmt(&o, "{\"version\":%s,\"now\":%s,\"uptime_seconds\":%" APR_INT64_T_FMT
+            ",\"websocket\":{\"tunnels_open\":%" APR_UINT64_T_FMT
+            ",\"tunnels_total\":%" APR_UINT64_T_FMT "},\"balancers\":[",
+            json_str(p, st->version ? st->version : ""),
+            st->now > 0 ? json_time(p, st->now) : "0", uptime_sec(st),
+            st->tunnels_open, st->tunnels_total);
+    for (b = 0; b < st->nbalancers; b++) {
+        const np_status_balancer_t *bal = &st->balancers[b];
+        out_fmt(&o, "%s\n{\"name\":%s,\"method\":%s,\"sticky_cookie\":%s,\"members\":[",
+                b ? "," : "", json_str(p, bal->name ? bal->name : ""),
+                json_str(p, bal->method), json_str(p, bal->sticky_cookie));
+        for (i = 0; i < bal->nmembers; i++) {
+            out_str(&o, i ? ",\n " : "\n ");
+            json_member(&o, &bal->members[i]);
+        }
+        out_str(&o, "]}");
+    }
+    out_str(&o, "]}\n");
+    return out_done(&o);
+}
+
+/* --- Prometheus text exposition 0.0.4 --------------------------------------- */
+
+static void prom_family(outbuf_t *o, const char *name, const char *type,
+                        const char *help)
+{
+    out_fmt(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *prom_labels(apr_pool_t *p, const np_status_balancer_t *bal,
+                               const np_status_member_t *m)
+{
+    return apr_pstrcat(p, "balancer=\"", escape(p, bal->name, prom_repl),
+                       "\",member=\"", escape(p, m->url, prom_repl), "\"", NULL);
+}
+
+typedef enum {
+    PM_UP, PM_PENDING, PM_REQUESTS, PM_FAILURES, PM_WEIGHT, PM_EWMA,
+    PM_HC_TOTAL, PM_HC_STATUS
+} prom_member_metric_e;
+
+static const struct {
+    prom_member_metric_e which;
+    const char *name, *type, *help;
+    int hc_only;
+} prom_member_families[] = {
+    { PM_UP, "nodeproxy_member_up", "gauge",
+      "1 when the member takes requests (usable), 0 when failed or unhealthy.", 0 },
+    { PM_PENDING, "nodeproxy_member_pending", "gauge",
+      "Requests in flight to the member.", 0 },
+    { PM_REQUESTS, "nodeproxy_member_requests_total", "counter",
+      "Requests sent to the member since server start.", 0 },
+    { PM_FAILURES, "nodeproxy_member_failures_total", "counter",
+      "Connect failures of the member since server start.", 0 },
+    { PM_WEIGHT, "nodeproxy_member_weight", "gauge",
+      "Configured weight of the member.", 0 },
+    { PM_EWMA, "nodeproxy_member_latency_ewma_seconds", "gauge",
+      "Moving average (EWMA) of the member's response-head latency.", 0 },
+    { PM_HC_TOTAL, "nodeproxy_health_checks_total", "counter",
+      "Active health checks run against the member since server start.", 1 },
+    { PM_HC_STATUS, "nodeproxy_member_health_status", "gauge",
+      "HTTP status of the member's last health check, 0 when none or no answer.", 1 },
+};
+
+static const char *prom_member_value(apr_pool_t *p, prom_member_metric_e which,
+                                     const np_status_member_t *m)
+{
+    switch (which) {
+    case PM_UP:        return m->state == NP_STATE_USABLE ? "1" : "0";
+    case PM_PENDING:   return apr_psprintf(p, "%u", (unsigned)m->pending);
+    case PM_REQUESTS:  return apr_psprintf(p, "%" APR_UINT64_T_FMT, m->requests);
+    case PM_FAILURES:  return apr_psprintf(p, "%" APR_UINT64_T_FMT, m->failures);
+    case PM_WEIGHT:    return apr_psprintf(p, "%d", m->weight);
+    case PM_EWMA:      return us_as_sec(p, m->ewma_us);
+    case PM_HC_TOTAL:  return apr_psprintf(p, "%" APR_UINT64_T_FMT, m->hc_total);
+    case PM_HC_STATUS: return apr_psprintf(p, "%u", (unsigned)m->hc_status);
+    }
+    return "0";
+}
+
+static void prom_histogram(outbuf_t *o, const np_status_t *st)
+{
+    apr_pool_t *p = o->p;
+    int b, i, k;
+    prom_family(o, "nodeproxy_member_response_seconds", "histogram",
+                "Response-head latency of the member's requests.");
+    for (b = 0; b < st->nbalancers; b++) {
+        const np_status_balancer_t *bal = &st->balancers[b];
+        for (i = 0; i < bal->nmembers; i++) {
+            const np_status_member_t *m = &bal->members[i];
+            const char *lab = prom_labels(p, bal, m);
+            apr_uint64_t cum = 0;
+            for (k = 0; k < NP_HIST_N; k++) {
+                cum += m->hist[k];
+                out_fmt(o, "nodeproxy_member_response_seconds_bucket{%s,le=\"%s\"} %"
+                        APR_UINT64_T_FMT "\n", lab, hist_le[k], cum);
+            }
+            cum += m->hist[NP_HIST_N];
+            out_fmt(o, "nodeproxy_member_response_seconds_bucket{%s,le=\"+Inf\"} %"
+                    APR_UINT64_T_FMT "\n", lab, cum);
+            out_fmt(o, "nodeproxy_member_response_seconds_sum{%s} %s\n",
+                    lab, us_as_sec(p, m->hist_sum_us));
+            out_fmt(o, "nodeproxy_member_response_seconds_count{%s} %"
+                    APR_UINT64_T_FMT "\n", lab, cum);
+        }
+    }
+}
+
+const char *np_status_prometheus(apr_pool_t *p, const np_status_t *st)
+{
+    outbuf_t o;
+    size_t f;
+    int b, i;
+    out_init(&o, p);
+
+    prom_family(&o, "nodeproxy_info", "gauge",
+                "Always 1; the version label names the running module.");
+    out_fmt(&o, "nodeproxy_info{version=\"%s\"} 1\n",
+            escape(p, st->version ? st->version : "", prom_repl));
+    prom_family(&o, "nodeproxy_uptime_seconds", "gauge",
+                "Seconds since the server started.");
+    out_fmt(&o, "nodeproxy_uptime_seconds %" APR_INT64_T_FMT "\n", uptime_sec(st));
+    prom_family(&o, "nodeproxy_websocket_tunnels_open", "gauge",
+                "WebSocket tunnels open now.");
+    out_fmt(&o, "nodeproxy_websocket_tunnels_open %" APR_UINT64_T_FMT "\n",
+            st->tunnels_open);
+    prom_family(&o, "nodeproxy_websocket_tunnels_total", "counter",
+                "WebSocket tunnels opened since server start.");
+    out_fmt(&o, "nodeproxy_websocket_tunnels_total %" APR_UINT64_T_FMT "\n",
+            st->tunnels_total);
+
+    for (f = 0; f < sizeof(prom_member_families) / sizeof(prom_member_families[0]); f++) {
+        prom_family(&o, prom_member_families[f].name, prom_member_families[f].type,
+                    prom_member_families[f].help);
+        for (b = 0; b < st->nbalancers; b++) {
+            const np_status_balancer_t *bal = &st->balancers[b];
+            for (i = 0; i < bal->nmembers; i++) {
+                const np_status_member_t *m = &bal->members[i];
+                if (prom_member_families[f].hc_only && !m->hc_enabled) {
+                    continue;
+                }
+                out_fmt(&o, "%s{%s} %s\n", prom_member_families[f].name,
+                        prom_labels(p, bal, m),
+                        prom_member_value(p, prom_member_families[f].which, m));
+            }
+        }
+    }
+    prom_histogram(&o, st);
+    return out_done(&o);
+}
+
+/* --- HTML ------------------------------------------------------------------ */
+
+/* "0s", "45s", "1m 5s", "2h 3m", "4d 1h": two units are enough to read. */
+static const char *human_duration(apr_pool_t *p, apr_int64_t s)
+{
+    if (s < 0) {
+        s = 0;
+    }
+    if (s < 60) {
+        return apr_psprintf(p, "%ds", (int)s);
+    }
+    if (s < 3600) {
+        return apr_psprintf(p, "%dm %ds", (int)(s / 60), (int)(s % 60));
+    }
+    if (s < 86400) {
+        return apr_psprintf(p, "%dh %dm", (int)(s / 3600), (int)(s % 3600 / 60));
+    }
+    return apr_psprintf(p, "%" APR_INT64_T_FMT "d %dh", s / 86400,
+                        (int)(s % 86400 / 3600));
+}
+
+static apr_int64_t ago_sec(const np_status_t *st, apr_time_t t)
+{
+    return st->now > t ? apr_time_sec(st->now - t) : 0;
+}
+
+static const char *html_css =
+    "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;"
+    "margin:1em;color:#222;background:#fff}"
+    "h1{font-size:1.4em;margin:0 0 .4em}h2{font-size:1.15em;margin:1.4em 0 .3em}"
+    "p{margin:.3em 0}.meta{color:#555}"
+    ".scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}"
+    "table{border-collapse:collapse;font-size:.9em}"
+    "th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;"
+    "white-space:nowrap;vertical-align:top}"
+    "th{background:#f2f2f2}td.n{text-align:right}"
+    ".usable{color:#176b26;font-weight:bold}"
+    ".failed,.unhealthy{color:#b00020;font-weight:bold}"
+    ".tag{font-size:.8em;background:#eee;border-radius:3px;padding:0 .3em}"
+    "small{color:#666}";
+
+static void html_member(outbuf_t *o, const np_status_t *st,
+                        const np_status_member_t *m)
+{
+    apr_pool_t *p = o->p;
+    const char *state = np_status_state_name(m->state);
+    const char *hc;
+
+    out_fmt(o, "<tr><td>%s", escape(p, m->url, html_repl));
+    if (m->route && *m->route) {
+        out_fmt(o, " <small>route %s</small>", escape(p, m->route, html_repl));
+    }
+    if (m->standby) {
+        out_str(o, " <span class=\"tag\">standby</span>");
+    }
+    out_fmt(o, "</td><td><span class=\"%s\">%s</span>", state, state);
+    if (m->state_since > 0) {
+        out_fmt(o, " <small>for %s</small>",
+                human_duration(p, ago_sec(st, m->state_since)));
+    }
+    out_fmt(o, "</td><td>%s</td>", m->reason ? escape(p, m->reason, html_repl) : "");
+
+    if (!m->hc_enabled) {
+        hc = "off";
+    }
+    else if (m->hc_last <= 0) {
+        hc = "never";
+    }
+    else {
+        hc = apr_psprintf(p, "%s, %s ago",
+                          m->hc_status ? apr_psprintf(p, "%u", (unsigned)m->hc_status)
+                                       : "no answer",
+                          human_duration(p, ago_sec(st, m->hc_last)));
+    }
+    out_fmt(o, "<td class=\"n\">%d</td><td class=\"n\">%u</td>"
+            "<td class=\"n\">%" APR_UINT64_T_FMT "</td>"
+            "<td class=\"n\">%" APR_UINT64_T_FMT "</td>"
+            "<td class=\"n\">%s</td><td>%s</td></tr>\n",
+            m->weight, (unsigned)m->pending, m->requests, m->failures,
+            us_as_ms1(p, m->ewma_us), hc);
+}
+
+static void html_balancer(outbuf_t *o, const np_status_t *st,
+                          const np_status_balancer_t *bal)
+{
+    apr_pool_t *p = o->p;
+    int i;
+    out_fmt(o, "<h2>Balancer %s</h2>\n<p class=\"meta\">method %s &middot; "
+            "sticky cookie %s</p>\n",
+            escape(p, bal->name, html_repl),
+            bal->method ? escape(p, bal->method, html_repl) : "?",
+            bal->sticky_cookie ? escape(p, bal->sticky_cookie, html_repl) : "off");
+    out_str(o, "<div class=\"scroll\"><table>\n<thead><tr><th>member</th>"
+            "<th>state</th><th>why</th><th>weight</th><th>pending</th>"
+            "<th>requests</th><th>failures</th><th>latency (ms)</th>"
+            "<th>last health check</th></tr></thead>\n<tbody>\n");
+    for (i = 0; i < bal->nmembers; i++) {
+        html_member(o, st, &bal->members[i]);
+    }
+    if (bal->nmembers == 0) {
+        out_str(o, "<tr><td colspan=\"9\">no members</td></tr>\n");
+    }
+    out_str(o, "</tbody></table></div>\n");
+}
+
+const char *np_status_html(apr_pool_t *p, const np_status_t *st, int refresh)
+{
+    outbuf_t o;
+    int b;
+    out_init(&o, p);
+    out_str(&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    if (refresh > 0) {
+        out_fmt(&o, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh);
+    }
+    out_fmt(&o, "<title>mod_nodeproxy status</title>\n<style>%s</style>\n"
+            "</head><body>\n<h1>mod_nodeproxy status</h1>\n", html_css);
+    out_fmt(&o, "<p>Version: %s</p>\n<p>Uptime: %s</p>\n",
+            escape(p, st->version ? st->version : "", html_repl),
+            human_duration(p, uptime_sec(st)));
+    if (st->now > 0) {
+        char date[APR_RFC822_DATE_LEN];
+        if (apr_rfc822_date(date, st->now) == APR_SUCCESS) {
+            out_fmt(&o, "<p>Current time: %s</p>\n", date);
+        }
+    }
+    out_fmt(&o, "<p>WebSocket tunnels: %" APR_UINT64_T_FMT " open, %"
+            APR_UINT64_T_FMT " since start</p>\n", st->tunnels_open, st->tunnels_total);
+    for (b = 0; b < st->nbalancers; b++) {
+        html_balancer(&o, st, &st->balancers[b]);
+    }
+    if (st->nbalancers == 0) {
+        out_str(&o, "<p>No balancers configured.</p>\n");
+    }
+    out_str(&o, "</body></html>\n");
+    return out_done(&o);
+}
