@@ -145,8 +145,10 @@ static void build_head(request_rec *r, np_request_t *rq)
     }
     add_header(&ps, r->pool, "Host", host);
     for (i = 0; i < arr->nelts; i++) {
+        /* With forwarding on, the peer's forwarding headers are never
+         * copied: add_forwarded() re-emits a trusted peer's, extended. */
         if (!e[i].key || strcasecmp(e[i].key, "Host") == 0
-            || np_request_header_dropped(e[i].key, conn, trusted)) {
+            || np_request_header_dropped(e[i].key, conn, !rq->forwarded)) {
             continue;
         }
         add_header(&ps, r->pool, e[i].key, e[i].val);
