@@ -1,0 +1,127 @@
+package NPBackend;
+
+# Start and stop the Node.js test backends (t/backends/*.js) as real processes.
+#
+#   my $echo = NPBackend::start('echo', 'echo.js', 29101);
+#   my $sock = NPBackend::start('sock', 'echo.js', '/path/app.sock');
+#   my $ka   = NPBackend::start('ka', 'echo.js', 29103, keepalive => 1000);
+#   ...
+#   $echo->stop;          # or let it go out of scope (DESTROY stops it)
+#
+# start() waits (at most 10 s, option wait => N) until the backend accepts
+# connections and dies with the backend's log when it does not. A port that
+# already accepts connections before the start is an error (a stale backend
+# would silently answer instead of ours). Logs: t/logs/backend-NAME.log.
+
+use strict;
+use warnings FATAL => 'all';
+
+use File::Basename qw(dirname);
+use File::Spec ();
+use Cwd qw(abs_path);
+use IO::Socket::INET ();
+use IO::Socket::UNIX ();
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+
+our $T_DIR = abs_path(File::Spec->catdir(dirname(__FILE__), File::Spec->updir));
+
+sub _connect {
+    my $where = shift;
+    if ($where =~ m{/}) {
+        return IO::Socket::UNIX->new(Peer => $where, Type => IO::Socket::UNIX::SOCK_STREAM());
+    }
+    return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $where,
+                                 Proto => 'tcp', Timeout => 1);
+}
+
+sub _tail {
+    my $file = shift;
+    open my $fh, '<', $file or return "(no log $file)";
+    local $/;
+    my $s = <$fh>;
+    $s = substr($s, -2000) if length $s > 2000;
+    return $s;
+}
+
+sub start {
+    shift if @_ && defined $_[0] && $_[0] eq __PACKAGE__;
+    my ($name, $script, $where, %opt) = @_;
+
+    $script .= '.js' unless $script =~ /\.js$/;
+    my $path = $script =~ m{/} ? $script : "$T_DIR/backends/$script";
+    die "NPBackend: no such backend script $path\n" unless -f $path;
+
+    my $is_sock = $where =~ m{/};
+    if (!$is_sock) {
+        if (my $s = _connect($where)) {
+            close $s;
+            die "NPBackend: 127.0.0.1:$where already accepts connections " .
+                "before backend '$name' starts (stale backend?)\n";
+        }
+    }
+
+    my @args = ('--name', $name, $is_sock ? ('--socket', $where) : ('--port', $where));
+    push @args, '--keep-alive-timeout', $opt{keepalive} if defined $opt{keepalive};
+
+    my $node = $ENV{NODE} || 'node';
+    mkdir "$T_DIR/logs" unless -d "$T_DIR/logs";
+    my $log = "$T_DIR/logs/backend-$name.log";
+    my $parent = $$;
+
+    my $pid = fork;
+    die "NPBackend: fork: $!\n" unless defined $pid;
+    if (!$pid) {
+        $ENV{NP_PARENT_PID} = $parent;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT;
+        { exec $node, $path, @args; }
+        print STDERR "exec $node: $!\n";
+        POSIX::_exit(127);
+    }
+
+    my $self = bless { name => $name, pid => $pid, where => $where,
+                       owner => $$, log => $log }, __PACKAGE__;
+
+    my $deadline = time + ($opt{wait} || 10);
+    while (1) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            $self->{pid} = 0;
+            die "NPBackend: backend '$name' ($path @args) exited with status $? " .
+                "before accepting connections:\n" . _tail($log) . "\n";
+        }
+        if (my $s = _connect($where)) { close $s; last; }
+        if (time > $deadline) {
+            $self->stop;
+            die "NPBackend: backend '$name' did not accept connections on $where " .
+                "within " . ($opt{wait} || 10) . " s:\n" . _tail($log) . "\n";
+        }
+        sleep 0.05;
+    }
+    return $self;
+}
+
+sub pid   { $_[0]->{pid} }
+sub where { $_[0]->{where} }
+sub name  { $_[0]->{name} }
+
+sub stop {
+    my $self = shift;
+    my $pid = $self->{pid} or return;
+    return unless $self->{owner} == $$;   # never from a forked child
+    $self->{pid} = 0;
+    kill 'TERM', $pid;
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        my $r = waitpid($pid, WNOHANG);
+        return if $r == $pid || $r == -1;
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+}
+
+sub DESTROY { local ($@, $!, $?); $_[0]->stop }
+
+1;
