@@ -8,6 +8,7 @@
 #include "balancer/mod_nodeproxy_balancer.h"
 #include "hcheck/mod_nodeproxy_hcheck.h"
 #include "status/mod_nodeproxy_status.h"
+#include "wstunnel/mod_nodeproxy_tunnel.h"
 
 static void register_hooks(apr_pool_t *p)
 {
@@ -17,6 +18,7 @@ static void register_hooks(apr_pool_t *p)
     np_balancer_register_hooks(p);
     np_hcheck_register_hooks(p);
     np_status_register_hooks(p);
+    np_wstunnel_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(nodeproxy) = {

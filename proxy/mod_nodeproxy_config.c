@@ -59,6 +59,8 @@ void *np_create_dir_conf(apr_pool_t *p, char *dir)
     dc->maint_page = NULL;
     dc->retry_after = NP_UNSET;
     dc->maint_flag = NULL;
+    dc->websocket = NP_UNSET;
+    dc->ws_idle_timeout = NP_UNSET;
     return dc;
 }
 
@@ -73,6 +75,8 @@ void *np_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->maint_page = add->maint_page ? add->maint_page : base->maint_page;
     dc->retry_after = NP_PICK(add->retry_after, base->retry_after);
     dc->maint_flag = add->maint_flag ? add->maint_flag : base->maint_flag;
+    dc->websocket = NP_PICK(add->websocket, base->websocket);
+    dc->ws_idle_timeout = NP_PICK(add->ws_idle_timeout, base->ws_idle_timeout);
     return dc;
 }
 
@@ -212,6 +216,20 @@ static const char *cmd_preserve_host(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
+static const char *cmd_websocket(cmd_parms *cmd, void *dconf, int on)
+{
+    ((np_dir_conf_t *)dconf)->websocket = on;
+    return NULL;
+}
+
+static const char *cmd_ws_idle_timeout(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    /* 0: no idle timeout (the tunnel lives as long as both sides do). */
+    return parse_duration(cmd, arg, &((np_dir_conf_t *)dconf)->ws_idle_timeout,
+                          1);
+}
+
 static const char *cmd_trusted_proxy(cmd_parms *cmd, void *dconf,
                                      const char *arg)
 {
@@ -315,6 +333,11 @@ const command_rec np_cmds[] = {
     AP_INIT_TAKE1("NodeMaintenanceFlag", cmd_maint_flag, NULL,
         RSRC_CONF | ACCESS_CONF, "FILE - while it exists, proxied requests "
         "get the maintenance response"),
+    AP_INIT_FLAG("NodeWebSocket", cmd_websocket, NULL, RSRC_CONF | ACCESS_CONF,
+        "on|off - tunnel Upgrade: websocket requests (on)"),
+    AP_INIT_TAKE1("NodeWebSocketIdleTimeout", cmd_ws_idle_timeout, NULL,
+        RSRC_CONF | ACCESS_CONF, "close a tunnel with no traffic either way "
+        "for this long (300s; 0 = never)"),
     AP_INIT_RAW_ARGS("<NodeBalancer", np_balancer_section, NULL, RSRC_CONF,
         "<NodeBalancer NAME> ... </NodeBalancer> - a pool of app processes, "
         "used as balancer://NAME"),

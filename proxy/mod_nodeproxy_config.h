@@ -29,6 +29,8 @@ typedef struct {
     struct np_page_t *maint_page;   /* NodeMaintenancePage                      */
     int retry_after;                /* seconds; NP_UNSET                        */
     struct np_flag_t *maint_flag;   /* NodeMaintenanceFlag                      */
+    int websocket;                  /* NodeWebSocket                            */
+    apr_interval_time_t ws_idle_timeout; /* NodeWebSocketIdleTimeout            */
 } np_dir_conf_t;
 
 /* NodeMaintenancePage: read when the config is read, and again when the
@@ -68,6 +70,7 @@ typedef struct np_flag_t {
 #define NP_DEFAULT_TIMEOUT         apr_time_from_sec(60)
 #define NP_DEFAULT_KEEPALIVE       apr_time_from_sec(4)
 #define NP_DEFAULT_RETRY_AFTER     30
+#define NP_DEFAULT_WS_IDLE_TIMEOUT apr_time_from_sec(300)
 
 /* Effective value: the first one that is set. */
 #define NP_PICK(a, b) ((a) != NP_UNSET ? (a) : (b))

@@ -19,6 +19,8 @@
 #include "np_headers.h"
 #include "np_sticky.h"
 #include "mod_nodeproxy_balancer.h"
+#include "mod_nodeproxy_tunnel.h"
+#include "np_ws.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -118,8 +120,25 @@ static int failed_status(request_rec *r, np_request_t *rq, np_outcome_e out)
 static int respond(request_rec *r, np_request_t *rq, np_response_t *resp,
                    int attempts)
 {
-    /* (A 101 answer to a WebSocket upgrade is handed to the tunnel here.) */
-    int status = np_response_relay(r, rq, resp);
+    int status;
+    if (rq->websocket && resp->head.status == 101) {
+        const char *why = NULL;
+        if (!np_ws_answer_ok(r->pool, 101,
+                np_http1_header_dup(r->pool, &resp->head, "Upgrade"),
+                np_http1_header_dup(r->pool, &resp->head, "Sec-WebSocket-Accept"),
+                rq->ws_key, &why)) {
+            rq->cause = apr_pstrcat(r->pool, "refused WebSocket answer: ", why,
+                                    NULL);
+            set_notes(r, rq, attempts);
+            np_conn_release(rq->conn, 0);
+            rq->conn = NULL;
+            log_failure(r, rq, HTTP_BAD_GATEWAY);
+            return HTTP_BAD_GATEWAY;
+        }
+        set_notes(r, rq, attempts);
+        return np_tunnel_start(r, rq, resp);
+    }
+    status = np_response_relay(r, rq, resp);
     set_notes(r, rq, attempts);
     if (status != OK) {
         np_conn_release(rq->conn, 0);

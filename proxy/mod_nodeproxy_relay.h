@@ -20,6 +20,8 @@ typedef struct np_request_t {
     /* Effective settings (mapping keys over per-dir directives). */
     apr_interval_time_t connect_timeout, timeout;
     int preserve_host, forwarded, reverse;
+    int websocket;                 /* a WebSocket upgrade, to be forwarded */
+    const char *ws_key;            /* the client's Sec-WebSocket-Key       */
     /* The request body read before choosing a connection: replayable on a
      * fresh connection while body_complete is set. */
     apr_bucket_brigade *prefetch;
@@ -61,6 +63,10 @@ typedef struct np_response_t {
 np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
                                    np_response_t *resp);
 int np_response_relay(request_rec *r, np_request_t *rq, np_response_t *resp);
+/* The backend's headers into r->headers_out, minus hop-by-hop ones, with
+ * reverse rewriting. */
+void np_response_copy_headers(request_rec *r, np_request_t *rq,
+                              np_response_t *resp);
 
 /* mod_nodeproxy_maint.c: while the flag file exists / when nothing can
  * answer: 503 with the maintenance page (or Apache's own 503). */

@@ -20,6 +20,7 @@
 #include "np_cidr.h"
 #include "np_forwarded.h"
 #include "np_headers.h"
+#include "np_ws.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -152,6 +153,12 @@ static void build_head(request_rec *r, np_request_t *rq)
             continue;
         }
         add_header(&ps, r->pool, e[i].key, e[i].val);
+    }
+    if (rq->websocket) {
+        /* Hop-by-hop, so dropped above; re-stated for this hop. Any other
+         * Upgrade (h2c...) is never passed on. */
+        add_header(&ps, r->pool, "Connection", "Upgrade");
+        add_header(&ps, r->pool, "Upgrade", "websocket");
     }
     if (rq->forwarded) {
         add_forwarded(&ps, r, rq, trusted);
@@ -326,6 +333,12 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
                       ? " and Content-Length" : "");
         r->connection->keepalive = AP_CONN_CLOSE;
         return HTTP_BAD_REQUEST;
+    }
+    if (NP_PICK(m->websocket, NP_PICK(dc->websocket, 1))
+        && np_ws_is_upgrade(r->method, apr_table_get(r->headers_in, "Upgrade"),
+                            apr_table_get(r->headers_in, "Connection"))) {
+        rq->websocket = 1;
+        rq->ws_key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
     }
     rq->backend_uri = np_map_backend_uri(r->pool, m, r->uri, r->args);
     rq->has_body = ap_request_has_body(r);

@@ -84,7 +84,8 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
 
 /* Copy the backend's headers to the client response, minus hop-by-hop
  * ones, with reverse rewriting when asked. */
-static void copy_headers(request_rec *r, np_request_t *rq, np_response_t *resp)
+void np_response_copy_headers(request_rec *r, np_request_t *rq,
+                              np_response_t *resp)
 {
     const np_response_head_t *h = &resp->head;
     apr_size_t conn_len = 0;
@@ -214,11 +215,16 @@ int np_response_relay(request_rec *r, np_request_t *rq, np_response_t *resp)
         rq->cause = "unexpected 101 Switching Protocols";
         return HTTP_BAD_GATEWAY;
     }
+    if (rq->websocket) {
+        /* An upgrade the backend turned down: that connection may be in
+         * an unknown state, so it is not reused. */
+        reusable = 0;
+    }
     r->status = resp->head.status;
     r->status_line = apr_psprintf(r->pool, "%d %.*s", r->status,
                                   (int)resp->head.reason_len,
                                   resp->head.reason ? resp->head.reason : "");
-    copy_headers(r, rq, resp);
+    np_response_copy_headers(r, rq, resp);
     if (kind == NP_BODY_LENGTH || (kind == NP_BODY_NONE && !r->header_only
                                    && r->status != 304 && r->status != 204)) {
         ap_set_content_length(r, remaining);

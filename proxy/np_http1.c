@@ -3,6 +3,7 @@
 
 #include <apr_cstr.h>
 
+#include <apr_strings.h>
 #include "np_http1.h"
 
 #define CR '\r'
@@ -594,4 +595,12 @@ apr_status_t np_chunk_next(np_chunk_decoder_t *d, const char *in,
         *err = d->err;
     }
     return rv;
+}
+
+const char *np_http1_header_dup(apr_pool_t *p, const np_response_head_t *h,
+                                const char *name)
+{
+    apr_size_t len = 0;
+    const char *v = np_http1_header(h, name, &len);
+    return v ? apr_pstrmemdup(p, v, len) : NULL;
 }

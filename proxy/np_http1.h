@@ -66,6 +66,10 @@ apr_status_t np_http1_parse_response_head(const char *buf, apr_size_t len,
 const char *np_http1_header(const np_response_head_t *h, const char *name,
                             apr_size_t *value_len);
 
+/* The same, copied into p as a C string; NULL if there is none. */
+const char *np_http1_header_dup(apr_pool_t *p, const np_response_head_t *h,
+                                const char *name);
+
 /* ---------------------------------------------------------------------------
  * Response body framing (RFC 9112 section 6.3)
  */
