@@ -212,6 +212,11 @@ void np_member_answered(np_member_t *m, apr_interval_time_t latency)
     }
 }
 
+void np_member_request_failed(np_member_t *m)
+{
+    apr_atomic_inc64(&m->shm->failures);
+}
+
 /* ---- providers ----------------------------------------------------------------- */
 
 void np_balancer_register_hooks(apr_pool_t *p)

@@ -125,6 +125,8 @@ void np_member_connect_failed(request_rec *r, np_balancer_t *b,
                               np_member_t *m, apr_status_t rv,
                               const char *cause);
 void np_member_answered(np_member_t *m, apr_interval_time_t head_latency);
+/* The member timed out or answered garbage (502/504). */
+void np_member_request_failed(np_member_t *m);
 /* Is the member taking requests now (not failed within NodeFailTimeout,
  * not unhealthy)? */
 int np_member_usable(const np_balancer_t *b, const np_member_t *m,

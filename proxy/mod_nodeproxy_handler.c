@@ -106,7 +106,7 @@ static int failed_status(request_rec *r, np_request_t *rq, np_outcome_e out)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NPLOGNO(00042)
                       "nodeproxy(%s): %s", rq->backend->target->url, rq->cause);
         r->connection->keepalive = AP_CONN_CLOSE;
-        return HTTP_BAD_REQUEST;
+        return ap_map_http_request_error(rq->client_rv, HTTP_BAD_REQUEST);
     case NP_TIMEOUT:
         log_failure(r, rq, HTTP_GATEWAY_TIME_OUT);
         return HTTP_GATEWAY_TIME_OUT;
@@ -217,6 +217,9 @@ static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
         if (out != NP_SENT_OK) {
             set_notes(r, rq, attempts);
             apr_pool_cleanup_run(r->pool, m, pending_done);
+            if (out != NP_CLIENT_BODY_ERROR) {
+                np_member_request_failed(m);
+            }
             return failed_status(r, rq, out);
         }
         np_member_answered(m, apr_time_now() - rq->started);

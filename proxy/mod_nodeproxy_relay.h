@@ -36,6 +36,7 @@ typedef struct np_request_t {
     np_conn_t *conn;
     const char *cause;             /* why it failed, for the log         */
     apr_status_t connect_rv;       /* why the connection failed          */
+    apr_status_t client_rv;        /* why reading the client's body failed */
     apr_time_t started;
 } np_request_t;
 

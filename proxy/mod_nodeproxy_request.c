@@ -201,9 +201,13 @@ static int prefetch_body(request_rec *r, np_request_t *rq)
                                          AP_MODE_READBYTES, APR_BLOCK_READ,
                                          NP_PREFETCH - rq->prefetch_len);
         if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, NPLOGNO(00020)
+            /* AP_FILTER_ERROR: HTTP_IN has answered (400, 413) already. */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO,
+                          rv == AP_FILTER_ERROR ? 0 : rv, r, NPLOGNO(00020)
                           "nodeproxy(%s): reading the client's request body "
-                          "failed", rq->mapping->target.url);
+                          "failed%s", rq->mapping->target.url,
+                          rv == AP_FILTER_ERROR ? " (bad framing or too "
+                          "large)" : "");
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
         last = APR_BRIGADE_EMPTY(tmp) ? NULL : APR_BRIGADE_LAST(tmp);
@@ -378,8 +382,12 @@ np_outcome_e np_request_send(request_rec *r, np_request_t *rq)
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                             APR_BLOCK_READ, NP_CONN_BUFSIZE);
         if (rv != APR_SUCCESS) {
-            rq->cause = apr_psprintf(r->pool, "reading the client's request "
-                                     "body failed: %pm", &rv);
+            rq->client_rv = rv;
+            rq->cause = rv == AP_FILTER_ERROR
+                ? "the client's request body was refused (bad framing or too "
+                  "large)"
+                : apr_psprintf(r->pool, "reading the client's request body "
+                               "failed: %pm", &rv);
             return NP_CLIENT_BODY_ERROR;
         }
         last = APR_BRIGADE_EMPTY(bb) ? NULL : APR_BRIGADE_LAST(bb);
