@@ -98,7 +98,8 @@ void np_response_copy_headers(request_rec *r, np_request_t *rq,
     }
     if (rq->reverse) {
         const char *host = apr_table_get(r->headers_in, "Host");
-        rv.backend_authority = rq->mapping->target.authority;
+        /* The address the request went to: for a balancer, the member. */
+        rv.backend_authority = rq->backend->target->authority;
         rv.target_path = rq->mapping->target.path;
         rv.mapped_path = rq->mapping->path;
         rv.client_scheme = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
