@@ -14,9 +14,10 @@ NP_APT_PACKAGES=(
     libapache2-mod-perl2 libwww-perl libio-socket-ssl-perl
     liblwp-protocol-https-perl
     autoconf automake libtool pkg-config make gcc curl openssl
-    python3 prometheus
+    python3 prometheus chromium
 )
-# prometheus is here for promtool, which checks the status page's metrics.
+# prometheus is here for promtool, which checks the status page's metrics;
+# chromium renders the status page in t/modules/status.t.
 
 np_section() {
     printf '\n==== %s ====\n' "$*"

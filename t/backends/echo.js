@@ -17,6 +17,16 @@
 //   .../slow?ms=N         wait N ms, then the default JSON answer
 //   .../count             {"count": number of non-/count requests seen so far}
 //   .../reset-count       resets the counter
+//   .../healthz           the health endpoint: 200 {"ok":true} (mode ok), 503 (mode
+//                         fail), or no answer at all until the client gives up (hang)
+// Control endpoints (send them to the backend directly, not through httpd):
+//   /__np/stats           {name, counts: {path: n}, first: {path: ms}, last: {path: ms},
+//                          health_mode, delay_ms, hung: [ms a hung /healthz was held]}
+//                         (every request but /__np/* is counted by its path;
+//                         times are Date.now() of its arrival)
+//   /__np/reset           zero the counters and times
+//   /__np/health?mode=ok|fail|hang
+//   /__np/delay?ms=N      answer every other request N ms late (0: no delay)
 // --keep-alive-timeout MS closes idle connections exactly MS after the last
 // response (Node itself would wait about MS + 1000).
 
@@ -26,6 +36,9 @@ const { parseArgs, listen, patternBlock } = require('./common');
 
 const o = parseArgs(process.argv.slice(2));
 let count = 0;
+// per-path counters and the switches, see /__np/* above
+const ctl = { counts: {}, first: {}, last: {}, hung: [], health: 'ok', delay: 0 };
+function ctlReset() { ctl.counts = {}; ctl.first = {}; ctl.last = {}; ctl.hung = []; }
 const block = patternBlock();
 
 function send(res, status, obj, extra) {
@@ -68,7 +81,49 @@ function readBody(req, cb) {
   req.on('aborted', () => cb(new Error('aborted')));
 }
 
+function control(req, res, u) {
+  const p = u.pathname;
+  if (p === '/__np/reset') ctlReset();
+  else if (p === '/__np/health') {
+    const mode = u.searchParams.get('mode');
+    if (!['ok', 'fail', 'hang'].includes(mode)) { send(res, 400, { error: 'mode' }); return; }
+    ctl.health = mode;
+  }
+  else if (p === '/__np/delay') ctl.delay = Number(u.searchParams.get('ms') || 0);
+  else if (p !== '/__np/stats') { send(res, 404, { error: 'unknown control' }); return; }
+  send(res, 200, { name: o.name, counts: ctl.counts, first: ctl.first, last: ctl.last,
+                   hung: ctl.hung, health_mode: ctl.health, delay_ms: ctl.delay });
+}
+
+function health(req, res) {
+  if (ctl.health === 'hang') {
+    const t0 = Date.now();
+    req.resume();
+    req.socket.on('close', () => { ctl.hung.push(Date.now() - t0); });
+    return;
+  }
+  readBody(req, () => {
+    if (ctl.health === 'fail') send(res, 503, { ok: false });
+    else send(res, 200, { ok: true });
+  });
+}
+
 const server = http.createServer((req, res) => {
+  const u0 = new URL(req.url, 'http://x');
+  if (u0.pathname.startsWith('/__np/')) { req.resume(); control(req, res, u0); return; }
+  {
+    const k = u0.pathname;
+    const now = Date.now();
+    ctl.counts[k] = (ctl.counts[k] || 0) + 1;
+    if (!(k in ctl.first)) ctl.first[k] = now;
+    ctl.last[k] = now;
+  }
+  if (/\/healthz$/.test(u0.pathname)) { health(req, res); return; }
+  if (ctl.delay > 0) { setTimeout(() => handle(req, res), ctl.delay); return; }
+  handle(req, res);
+});
+
+function handle(req, res) {
   req.npConn = connInfo(req);
   const u = new URL(req.url, 'http://x');
   const p = u.pathname;
@@ -175,7 +230,7 @@ const server = http.createServer((req, res) => {
     if (err) { res.destroy(); return; }
     send(res, 200, describe(req, { body_length: n, body_sha256: sha }));
   });
-});
+}
 
 if (o.keepAliveTimeout !== undefined) {
   // Node advertises `Keep-Alive: timeout=N` but closes an idle connection

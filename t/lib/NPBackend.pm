@@ -8,6 +8,15 @@ package NPBackend;
 #   ...
 #   $echo->stop;          # or let it go out of scope (DESTROY stops it)
 #
+# echo.js control endpoints (see its header), sent to the backend directly:
+#   $b->health('fail');   # /healthz answers 503 ('ok', 'fail', 'hang')
+#   $b->delay(200);       # every other request answered 200 ms late
+#   $b->reset;            # zero the per-path counters
+#   my $st = $b->stats;   # {counts => {path => n}, first => {path => ms}, ...}
+#   $b->count('/healthz') # requests seen on that path since the last reset
+#   $b->kill9;            # SIGKILL, like a crashed Node process
+#   $b = $b->restart;     # a new process on the same port/socket (a new object)
+#
 # start() waits (at most 10 s, option wait => N) until the backend accepts
 # connections and dies with the backend's log when it does not. A port that
 # already accepts connections before the start is an error (a stale backend
@@ -21,6 +30,8 @@ use File::Spec ();
 use Cwd qw(abs_path);
 use IO::Socket::INET ();
 use IO::Socket::UNIX ();
+use IO::Select ();
+use JSON::PP ();
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
@@ -82,7 +93,8 @@ sub start {
     }
 
     my $self = bless { name => $name, pid => $pid, where => $where,
-                       owner => $$, log => $log }, __PACKAGE__;
+                       owner => $$, log => $log, script => $script,
+                       opt => \%opt }, __PACKAGE__;
 
     my $deadline = time + ($opt{wait} || 10);
     while (1) {
@@ -121,6 +133,52 @@ sub stop {
     kill 'KILL', $pid;
     waitpid($pid, 0);
 }
+
+# SIGKILL (no clean-up in the backend, its connections are reset)
+sub kill9 {
+    my $self = shift;
+    my $pid = $self->{pid} or return;
+    return unless $self->{owner} == $$;
+    $self->{pid} = 0;
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+}
+
+# start the same backend again (same name, script, port or socket, options)
+sub restart {
+    my $self = shift;
+    $self->stop;
+    return start($self->{name}, $self->{script}, $self->{where}, %{ $self->{opt} });
+}
+
+# GET a control path of echo.js directly (not through httpd); decoded JSON
+sub ctl {
+    my ($self, $path) = @_;
+    my $s = _connect($self->{where})
+        or die "NPBackend: cannot reach backend '$self->{name}' at $self->{where}: $!\n";
+    $s->autoflush(1);
+    print $s "GET $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    my $raw = '';
+    my $deadline = time + 5;
+    my $sel = IO::Select->new($s);
+    while (time < $deadline) {
+        last unless $sel->can_read(1);
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $raw .= $buf;
+    }
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    die "NPBackend: control $path of '$self->{name}' failed: " . ($head // '(no answer)') . "\n"
+        unless defined $head && $head =~ m{^HTTP/1\.1 200};
+    return JSON::PP->new->decode($body);
+}
+
+sub stats  { $_[0]->ctl('/__np/stats') }
+sub reset  { $_[0]->ctl('/__np/reset') }
+sub health { $_[0]->ctl("/__np/health?mode=$_[1]") }
+sub delay  { $_[0]->ctl("/__np/delay?ms=$_[1]") }
+sub count  { $_[0]->stats->{counts}{ $_[1] } || 0 }
 
 sub DESTROY { local ($@, $!, $?); $_[0]->stop }
 

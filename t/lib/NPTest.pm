@@ -13,12 +13,15 @@ use IO::Socket::INET ();
 use IO::Select ();
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
+use POSIX ();
 use Exporter 'import';
 
 our @EXPORT_OK = qw(
     port hostport raw_http parse_response hdr hdrs json_body echo_get
     backend_count log_mark log_since wait_log httpd_pids httpd_rss_kib
     curl pattern_sha256 t_path vhost_port http_req curl_req url_inside
+    local_addr_ok wait_until count_backends run_load status_json status_member
+    status_members pending_nonzero configtest configtest_bad httpd_children httpd_graceful
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -56,7 +59,8 @@ sub raw_http {
     my ($port, $req, %opt) = @_;
     my $timeout = $opt{timeout} || 10;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                     Proto => 'tcp', Timeout => 5)
+                                     Proto => 'tcp', Timeout => 5,
+                                     ($opt{local_addr} ? (LocalAddr => $opt{local_addr}) : ()))
         or die "connect 127.0.0.1:$port: $!";
     binmode $sock;
     $sock->autoflush(1);
@@ -132,7 +136,7 @@ sub parse_response {
 # One request over a fresh connection, parsed.
 #   http_req(method => 'GET', path => '/echo/x', headers => [Name => value, ...],
 #            body => '...', port => N, host => 'localhost:N', keepalive => 0,
-#            timeout => 10)
+#            timeout => 10, local_addr => '127.0.0.2')
 # Sends Host (unless host => undef is given explicitly with no_host => 1) and
 # Connection: close (unless keepalive => 1), and Content-Length for a body
 # unless the headers already give Content-Length or Transfer-Encoding.
@@ -152,7 +156,8 @@ sub http_req {
     }
     $req .= "\r\n";
     $req .= $a{body} if defined $a{body};
-    my ($raw, $eof) = raw_http($port, $req, timeout => $a{timeout} || 10);
+    my ($raw, $eof) = raw_http($port, $req, timeout => $a{timeout} || 10,
+                               local_addr => $a{local_addr});
     my $r = parse_response($raw);
     $r->{eof} = $eof;
     return $r;
@@ -313,6 +318,231 @@ sub pattern_sha256 {
     while ($n >= 65536) { $sha->add($block); $n -= 65536; }
     $sha->add(substr($block, 0, $n)) if $n;
     return $sha->hexdigest;
+}
+
+# ---- balancer helpers -------------------------------------------------------
+
+# Poll $cond (a sub) every $step s (default 0.05) until it returns true or
+# $timeout s have passed. Returns the seconds it took, or undef on timeout.
+sub wait_until {
+    my ($timeout, $cond, $step) = @_;
+    my $t0 = time;
+    while (1) {
+        return time - $t0 if $cond->();
+        return undef if time - $t0 > $timeout;
+        sleep($step || 0.05);
+    }
+}
+
+# $n requests (each on a new connection) to $a{path}; returns
+# ({X-Backend => count}, {status => count}). Other keys as http_req.
+sub count_backends {
+    my ($n, %a) = @_;
+    my (%by, %st);
+    for (1 .. $n) {
+        my $r = http_req(%a);
+        $st{ $r->{status} }++;
+        $by{ hdr($r, 'X-Backend') // '-' }++ if $r->{status} == 200;
+    }
+    return (\%by, \%st);
+}
+
+# Concurrent load: $a{clients} forked clients (default 8), each sending
+# requests to $a{path} for $a{seconds} s over a keep-alive connection
+# (NPTest::Conn, reconnecting when httpd closes it; keepalive => 0 for a new
+# connection per request). $a{during}, when given, runs in this process
+# while the load runs (its return value is returned as {during}).
+# Returns {records => [[start, end, status, backend], ...] sorted by start
+# (status 0: no answer), during => ...}. Times are absolute (Time::HiRes).
+sub run_load {
+    my %a = @_;
+    my $clients = $a{clients} || 8;
+    my $secs = $a{seconds} || 3;
+    my $port = $a{port} || port();
+    my $dir = Apache::Test::vars('t_logs');
+    my $t_end = time + $secs;
+    my @kids;
+    for my $c (1 .. $clients) {
+        my $file = "$dir/load-$$-$c.txt";
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if (!$pid) {
+            my @out;
+            my $conn;
+            my $n = 0;
+            while (time < $t_end && $n++ < 100000) {
+                my $t0 = time;
+                my $r = eval {
+                    if ($a{keepalive} // 1) {
+                        $conn ||= NPTest::Conn->new($port);
+                        $conn->request(path => $a{path}, timeout => 10);
+                    }
+                    else {
+                        http_req(port => $port, path => $a{path}, timeout => 10);
+                    }
+                };
+                if (!$r) { undef $conn; $r = { status => 0, headers => {} }; }
+                push @out, sprintf("%.4f %.4f %d %s", $t0, time, $r->{status},
+                                   hdr($r, 'X-Backend') // '-');
+                sleep 0.05 unless $r->{status};   # no busy loop on errors
+            }
+            open my $fh, '>', $file or POSIX::_exit(1);
+            print $fh "$_\n" for @out;
+            close $fh;
+            POSIX::_exit(0);
+        }
+        push @kids, [$pid, $file];
+    }
+    my $during = $a{during} ? $a{during}->() : undef;
+    my @rec;
+    my $deadline = $t_end + 30;
+    for my $k (@kids) {
+        my ($pid, $file) = @$k;
+        while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+            if (time > $deadline) { kill 'KILL', $pid; waitpid($pid, 0); last; }
+            sleep 0.05;
+        }
+        open my $fh, '<', $file or next;
+        while (<$fh>) { chomp; push @rec, [split / /]; }
+        close $fh;
+        unlink $file;
+    }
+    @rec = sort { $a->[0] <=> $b->[0] } @rec;
+    return { records => \@rec, during => $during };
+}
+
+# The nodeproxy-status JSON (default: /np-status?format=json on the main
+# server); undef when it does not parse.
+sub status_json {
+    my %a = @_;
+    my $r = http_req(port => $a{port} || port(),
+                     path => ($a{path} || '/np-status') . '?format=json');
+    return undef unless $r->{status} == 200;
+    return eval { JSON::PP->new->decode($r->{body}) };
+}
+
+# one member ({url, state, pending, requests ...}) of a balancer in the JSON
+sub status_member {
+    my ($j, $bal, $url) = @_;
+    for my $b (@{ $j->{balancers} || [] }) {
+        next unless $b->{name} eq $bal;
+        for my $m (@{ $b->{members} }) {
+            return $m if $m->{url} eq $url;
+        }
+    }
+    return undef;
+}
+
+# all members of all balancers: (["balancer", {member}], ...)
+sub status_members {
+    my $j = shift;
+    return map { my $b = $_; map { [$b->{name}, $_] } @{ $b->{members} } }
+           @{ $j->{balancers} || [] };
+}
+
+# Members whose pending count is not 0, waiting up to $timeout s (default
+# 3) for requests in flight to end: ("balancer member=N", ...), or () when
+# every member is at 0; ('no status JSON') when the page did not answer.
+sub pending_nonzero {
+    my $timeout = shift // 3;
+    my @bad;
+    wait_until($timeout, sub {
+        my $j = status_json();
+        @bad = $j ? map { "$_->[0] $_->[1]{url} pending=$_->[1]{pending}" }
+                    grep { $_->[1]{pending} != 0 } status_members($j)
+                  : ('no status JSON');
+        return !@bad;
+    }, 0.2);
+    return @bad;
+}
+
+# pids of the httpd children (not the parent)
+sub httpd_children {
+    my @p = httpd_pids();
+    shift @p;
+    return @p;
+}
+
+# `apachectl -k graceful`: SIGUSR1 to the parent; waits (at most $timeout s,
+# default 15) until the restart is logged and the server answers again.
+# Returns 1 when it did.
+sub httpd_graceful {
+    my $timeout = shift || 15;
+    my ($ppid) = httpd_pids();
+    my $mark = log_mark();
+    kill 'USR1', $ppid or return 0;
+    my $logged = wait_log($mark, qr/AH00493|graceful restart/i, $timeout);
+    return 0 unless $logged;
+    return defined wait_until($timeout, sub {
+        my $r = eval { http_req(path => '/np-status?format=json', timeout => 2) };
+        return $r && $r->{status} == 200;
+    }, 0.1) ? 1 : 0;
+}
+
+# ---- configtest -------------------------------------------------------------
+
+# `apache2 -t` on a small generated configuration that loads the built
+# module plus @lines (@DIR@ in a line is the configuration's directory,
+# which holds maint.html). Returns (exit status, output + error log).
+sub configtest {
+    my @lines = @_;
+    require File::Temp;
+    my $httpd = Apache::Test::vars('httpd');
+    my $so    = Apache::Test::config()->{modules}{'mod_nodeproxy.c'};
+    my $mods  = '/usr/lib/apache2/modules';
+    my $dir = File::Temp::tempdir('np-configtest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    open my $fh, '>', "$dir/maint.html" or die; print $fh "<h1>maintenance</h1>\n"; close $fh;
+    my $conf = "$dir/httpd.conf";
+    open $fh, '>', $conf or die "$conf: $!";
+    print $fh <<"EOC";
+ServerRoot "$dir"
+ServerName localhost
+Listen 127.0.0.1:29150
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/error_log"
+DefaultRuntimeDir "$dir"
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule slotmem_shm_module $mods/mod_slotmem_shm.so
+LoadModule nodeproxy_module "$so"
+EOC
+    print $fh map { (my $l = $_) =~ s/\@DIR\@/$dir/g; "$l\n" } @lines;
+    close $fh;
+    my $out = `'$httpd' -t -f '$conf' 2>&1`;
+    my $rc = $? >> 8;
+    # the error log is used when the message comes from a hook
+    if (open my $el, '<', "$dir/error_log") { local $/; $out .= <$el> // ''; }
+    return ($rc, $out);
+}
+
+# Two tests per case [what, config lines (string or array), directive
+# regex, bad value regex or undef]: configtest fails, and its message names
+# the directive (and the bad value).
+sub configtest_bad {
+    require Apache::TestUtil;
+    for my $case (@_) {
+        my ($what, $lines, $dre, $vre) = @$case;
+        my @lines = ref $lines ? @$lines : ($lines);
+        my $shown = join ' / ', map { s/^\s+//r } @lines;
+        my ($rc, $out) = configtest(@lines);
+        Apache::TestUtil::t_debug("'$shown' gives (exit $rc):\n$out");
+        Apache::Test::ok(Apache::TestUtil::t_cmp($rc != 0 ? 1 : 0, 1,
+            "$what ($shown): configtest fails (exit $rc)"));
+        my $named = $out =~ $dre && (!$vre || $out =~ $vre);
+        Apache::Test::ok(Apache::TestUtil::t_cmp($named ? 1 : 0, 1,
+            "$what: the message names the directive" . ($vre ? ' and the bad value' : '') .
+            ": " . join(' | ', grep { /\S/ } split /\n/, $out)));
+    }
+}
+
+# Can the client bind to $addr (e.g. 127.0.0.2) to reach the test server?
+sub local_addr_ok {
+    my $addr = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => port(),
+                                  Proto => 'tcp', Timeout => 2, LocalAddr => $addr);
+    return 0 unless $s;
+    close $s;
+    return 1;
 }
 
 1;

@@ -38,7 +38,7 @@ our $MIN_FILES = defined $ENV{NODEPROXY_TEST_MIN_FILES}
     ? $ENV{NODEPROXY_TEST_MIN_FILES} : 5;
 
 # fixed loopback ports used by the backends (see t/conf/extra.conf.in)
-our @BACKEND_PORTS = (29101 .. 29110);
+our @BACKEND_PORTS = (29101 .. 29149);
 
 sub module_so {
     return $ENV{NODEPROXY_SO} || "$TOP/.libs/mod_nodeproxy.so";
@@ -112,12 +112,28 @@ sub check_ports_free {
     }
 }
 
+# The NodeMaintenancePage file (it must exist for the configuration to
+# load; maintenance.t rewrites it): written afresh at every configuration,
+# with no maintenance flag file left behind by an interrupted run.
+our $MAINT_PAGE_HTML = "<!doctype html>\n<title>Down for maintenance</title>\n" .
+    "<h1>np-maint-page: back soon</h1>\n";
+
+sub make_maint_files {
+    my $page = "$T_DIR/run/np-maint.html";
+    open my $fh, '>', $page or fatal("cannot write $page: $!");
+    print $fh $MAINT_PAGE_HTML;
+    close $fh;
+    chmod 0644, $page;
+    unlink "$T_DIR/run/np-maint.flag";
+}
+
 sub configure {
     my $self = shift;
     check_module_so();
     make_path("$T_DIR/run", { mode => 0755 });
     chmod 0755, "$T_DIR/run";
     make_cert();
+    make_maint_files();
     $self->SUPER::configure(@_);
 }
 

@@ -10,7 +10,6 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test;
 use Apache::TestUtil;
-use File::Temp qw(tempdir);
 use NPTest qw(:all);
 
 my @bad = (
@@ -30,47 +29,9 @@ my @bad = (
 
 plan tests => 2 * @bad + 4, need_module('nodeproxy');
 
-my $httpd = Apache::Test::vars('httpd');
-my $so    = Apache::Test::config()->{modules}{'mod_nodeproxy.c'};
-my $mods  = '/usr/lib/apache2/modules';
+# configtest(@lines) is in NPTest: apache2 -t on a generated configuration
 
-my $n = 0;
-sub configtest {
-    my @lines = @_;
-    my $dir = tempdir('np-configtest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    open my $fh, '>', "$dir/maint.html" or die; print $fh "<h1>maintenance</h1>\n"; close $fh;
-    my $conf = "$dir/httpd.conf";
-    open $fh, '>', $conf or die "$conf: $!";
-    print $fh <<"EOC";
-ServerRoot "$dir"
-ServerName localhost
-Listen 127.0.0.1:29150
-PidFile "$dir/httpd.pid"
-ErrorLog "$dir/error_log"
-DefaultRuntimeDir "$dir"
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule slotmem_shm_module $mods/mod_slotmem_shm.so
-LoadModule nodeproxy_module "$so"
-EOC
-    print $fh map { (my $l = $_) =~ s/\@DIR\@/$dir/g; "$l\n" } @lines;
-    close $fh;
-    my $out = `'$httpd' -t -f '$conf' 2>&1`;
-    my $rc = $? >> 8;
-    # the error log is used when the message comes from a hook
-    if (open my $el, '<', "$dir/error_log") { local $/; $out .= <$el> // ''; }
-    return ($rc, $out);
-}
-
-for my $case (@bad) {
-    my ($what, $line, $dre, $vre) = @$case;
-    my ($rc, $out) = configtest($line);
-    t_debug("'$line' gives (exit $rc):\n$out");
-    ok t_cmp($rc != 0 ? 1 : 0, 1, "$what ($line): configtest fails (exit $rc)");
-    my $named = $out =~ $dre && (!$vre || $out =~ $vre);
-    ok t_cmp($named ? 1 : 0, 1, "$what: the message names the directive" .
-             ($vre ? ' and the bad value' : '') . ": " . join(' | ', grep { /\S/ } split /\n/, $out));
-}
+configtest_bad(@bad);
 
 # good configurations
 {
