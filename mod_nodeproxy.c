@@ -9,6 +9,7 @@
 #include "hcheck/mod_nodeproxy_hcheck.h"
 #include "status/mod_nodeproxy_status.h"
 #include "wstunnel/mod_nodeproxy_tunnel.h"
+#include "proxy/mod_nodeproxy_reactor.h"
 
 static void register_hooks(apr_pool_t *p)
 {
@@ -18,7 +19,7 @@ static void register_hooks(apr_pool_t *p)
     np_balancer_register_hooks(p);
     np_hcheck_register_hooks(p);
     np_status_register_hooks(p);
-    np_wstunnel_register_hooks(p);
+    np_reactor_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(nodeproxy) = {

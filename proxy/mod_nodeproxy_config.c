@@ -61,6 +61,7 @@ void *np_create_dir_conf(apr_pool_t *p, char *dir)
     dc->maint_flag = NULL;
     dc->websocket = NP_UNSET;
     dc->ws_idle_timeout = NP_UNSET;
+    dc->async_delay = NP_UNSET;
     return dc;
 }
 
@@ -77,6 +78,7 @@ void *np_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->maint_flag = add->maint_flag ? add->maint_flag : base->maint_flag;
     dc->websocket = NP_PICK(add->websocket, base->websocket);
     dc->ws_idle_timeout = NP_PICK(add->ws_idle_timeout, base->ws_idle_timeout);
+    dc->async_delay = NP_PICK(add->async_delay, base->async_delay);
     return dc;
 }
 
@@ -230,6 +232,18 @@ static const char *cmd_ws_idle_timeout(cmd_parms *cmd, void *dconf,
                           1);
 }
 
+static const char *cmd_async_delay(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    np_dir_conf_t *dc = dconf;
+    if (strcasecmp(arg, "off") == 0) {
+        dc->async_delay = NP_ASYNC_OFF;
+        return NULL;
+    }
+    /* 0: suspend at once when the answer is not already there. */
+    return parse_duration(cmd, arg, &dc->async_delay, 1);
+}
+
 static const char *cmd_trusted_proxy(cmd_parms *cmd, void *dconf,
                                      const char *arg)
 {
@@ -338,6 +352,9 @@ const command_rec np_cmds[] = {
     AP_INIT_TAKE1("NodeWebSocketIdleTimeout", cmd_ws_idle_timeout, NULL,
         RSRC_CONF | ACCESS_CONF, "close a tunnel with no traffic either way "
         "for this long (300s; 0 = never)"),
+    AP_INIT_TAKE1("NodeAsyncDelay", cmd_async_delay, NULL,
+        RSRC_CONF | ACCESS_CONF, "DURATION | off - a response Node has not "
+        "started (or paused) this long waits without a worker thread (5ms)"),
     AP_INIT_RAW_ARGS("<NodeBalancer", np_balancer_section, NULL, RSRC_CONF,
         "<NodeBalancer NAME> ... </NodeBalancer> - a pool of app processes, "
         "used as balancer://NAME"),

@@ -31,6 +31,7 @@ typedef struct {
     struct np_flag_t *maint_flag;   /* NodeMaintenanceFlag                      */
     int websocket;                  /* NodeWebSocket                            */
     apr_interval_time_t ws_idle_timeout; /* NodeWebSocketIdleTimeout            */
+    apr_interval_time_t async_delay; /* NodeAsyncDelay; NP_ASYNC_OFF           */
 } np_dir_conf_t;
 
 /* NodeMaintenancePage: read when the config is read, and again when the
@@ -71,6 +72,8 @@ typedef struct np_flag_t {
 #define NP_DEFAULT_KEEPALIVE       apr_time_from_sec(4)
 #define NP_DEFAULT_RETRY_AFTER     30
 #define NP_DEFAULT_WS_IDLE_TIMEOUT apr_time_from_sec(300)
+#define NP_DEFAULT_ASYNC_DELAY     apr_time_from_msec(5)
+#define NP_ASYNC_OFF               (-2)
 
 /* Effective value: the first one that is set. */
 #define NP_PICK(a, b) ((a) != NP_UNSET ? (a) : (b))

@@ -43,13 +43,23 @@ static void log_failure(request_rec *r, np_request_t *rq, int status)
                   rq->cause ? rq->cause : "failed", status);
 }
 
-static void set_notes(request_rec *r, np_request_t *rq, int attempts)
+void np_proxy_set_notes(request_rec *r, np_request_t *rq)
 {
     apr_table_setn(r->notes, "nodeproxy-member", rq->backend->target->url);
     apr_table_setn(r->notes, "nodeproxy-upstream-ms",
                    apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
                                 apr_time_as_msec(apr_time_now() - rq->started)));
-    apr_table_setn(r->notes, "nodeproxy-attempts", apr_itoa(r->pool, attempts));
+    apr_table_setn(r->notes, "nodeproxy-attempts",
+                   apr_itoa(r->pool, rq->attempts));
+}
+
+void np_proxy_failed(request_rec *r, np_request_t *rq, int status)
+{
+    np_proxy_set_notes(r, rq);
+    log_failure(r, rq, status);
+    if (rq->member) {
+        np_member_request_failed(rq->member);
+    }
 }
 
 /* One try on rq->backend: a connection, the request, the response head.
@@ -74,6 +84,9 @@ static np_outcome_e attempt(request_rec *r, np_request_t *rq,
         out = np_request_send(r, rq);
         if (out == NP_SENT_OK) {
             out = np_response_read_head(r, rq, resp);
+            if (out == NP_WAIT) {
+                return out;   /* the connection stays with the request */
+            }
             if (out == NP_STALE && !np_method_idempotent(r->method)) {
                 out = NP_BAD_RESPONSE;
             }
@@ -103,22 +116,23 @@ static int failed_status(request_rec *r, np_request_t *rq, np_outcome_e out)
 {
     switch (out) {
     case NP_CLIENT_BODY_ERROR:
+        np_proxy_set_notes(r, rq);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NPLOGNO(00042)
                       "nodeproxy(%s): %s", rq->backend->target->url, rq->cause);
         r->connection->keepalive = AP_CONN_CLOSE;
         return ap_map_http_request_error(rq->client_rv, HTTP_BAD_REQUEST);
     case NP_TIMEOUT:
-        log_failure(r, rq, HTTP_GATEWAY_TIME_OUT);
+        np_proxy_failed(r, rq, HTTP_GATEWAY_TIME_OUT);
         return HTTP_GATEWAY_TIME_OUT;
     default:
-        log_failure(r, rq, HTTP_BAD_GATEWAY);
+        np_proxy_failed(r, rq, HTTP_BAD_GATEWAY);
         return HTTP_BAD_GATEWAY;
     }
 }
 
-/* Relay the response and return the handler's status. */
-static int respond(request_rec *r, np_request_t *rq, np_response_t *resp,
-                   int attempts)
+/* Relay the response (or open the tunnel) and return the handler's status;
+ * SUSPENDED when the body pauses and the request waits in the reactor. */
+static int respond(request_rec *r, np_request_t *rq, np_response_t *resp)
 {
     int status;
     if (rq->websocket && resp->head.status == 101) {
@@ -129,42 +143,84 @@ static int respond(request_rec *r, np_request_t *rq, np_response_t *resp,
                 rq->ws_key, &why)) {
             rq->cause = apr_pstrcat(r->pool, "refused WebSocket answer: ", why,
                                     NULL);
-            set_notes(r, rq, attempts);
             np_conn_release(rq->conn, 0);
             rq->conn = NULL;
-            log_failure(r, rq, HTTP_BAD_GATEWAY);
+            np_proxy_failed(r, rq, HTTP_BAD_GATEWAY);
             return HTTP_BAD_GATEWAY;
         }
-        set_notes(r, rq, attempts);
+        np_proxy_set_notes(r, rq);
         return np_tunnel_start(r, rq, resp);
     }
-    status = np_response_relay(r, rq, resp);
-    set_notes(r, rq, attempts);
+    status = np_response_begin(r, rq, resp);
     if (status != OK) {
         np_conn_release(rq->conn, 0);
         rq->conn = NULL;
-        log_failure(r, rq, status);
+        np_proxy_failed(r, rq, status);
+        return status;
+    }
+    status = np_response_pump(r, rq, resp, rq->async_delay != NP_UNSET);
+    np_proxy_set_notes(r, rq);
+    if (status == SUSPENDED) {
+        return np_async_wait(r, rq, resp, 1);
     }
     return status;
+}
+
+/* What follows a response head: member bookkeeping, the sticky cookie,
+ * then the response. */
+static int after_head(request_rec *r, np_request_t *rq, np_response_t *resp)
+{
+    np_member_t *m = rq->member;
+    if (m) {
+        np_member_answered(m, apr_time_now() - rq->started);
+        if (rq->balancer->sticky_cookie && !rq->sticky_hit) {
+            apr_table_addn(r->headers_out, "Set-Cookie",
+                           np_sticky_set_cookie(r->pool,
+                                                rq->balancer->sticky_cookie,
+                                                m->route,
+                                                ap_ssl_conn_is_ssl(r->connection)));
+        }
+    }
+    return respond(r, rq, resp);
+}
+
+int np_proxy_resume_head(request_rec *r, np_request_t *rq, np_response_t *resp)
+{
+    np_outcome_e out = np_response_read_head(r, rq, resp);
+    if (out == NP_WAIT) {
+        return np_async_wait(r, rq, resp, 0);   /* woken too early */
+    }
+    if (out != NP_SENT_OK) {
+        /* Too late for a re-send on a fresh connection: it was waited for. */
+        np_conn_release(rq->conn, 0);
+        rq->conn = NULL;
+        return failed_status(r, rq, out == NP_STALE ? NP_BAD_RESPONSE : out);
+    }
+    return after_head(r, rq, resp);
 }
 
 static int proxy_single(request_rec *r, np_request_t *rq, np_response_t *resp)
 {
     np_outcome_e out;
     rq->backend = rq->mapping->backend;
+    rq->attempts = 1;
     out = attempt(r, rq, resp);
     if (out == NP_CONNECT_FAILED) {
-        set_notes(r, rq, 1);
+        np_proxy_set_notes(r, rq);
         log_failure(r, rq, HTTP_SERVICE_UNAVAILABLE);
         return np_maint_respond(r);
     }
+    if (out == NP_WAIT) {
+        return np_async_wait(r, rq, resp, 0);
+    }
     if (out != NP_SENT_OK) {
-        set_notes(r, rq, 1);
         return failed_status(r, rq, out);
     }
-    return respond(r, rq, resp, 1);
+    return after_head(r, rq, resp);
 }
 
+/* A member's pending count goes down when the request's pool goes: on
+ * every way out, whenever and on whichever thread the request ends. */
 static apr_status_t pending_done(void *data)
 {
     np_member_end(NULL, data);
@@ -179,23 +235,24 @@ static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
     int n = b->members->nelts;
     int *tried = apr_pcalloc(r->pool, n * sizeof(int));
     int max = b->retry == NP_UNSET ? n : b->retry + 1;
-    int attempts = 0, sticky_hit;
 
+    rq->balancer = b;
     for (;;) {
-        np_member_t *m = np_balancer_pick(r, b, tried, &sticky_hit);
+        np_member_t *m = np_balancer_pick(r, b, tried, &rq->sticky_hit);
         np_outcome_e out;
         if (!m) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NPLOGNO(00043)
                           "nodeproxy(balancer %s): no member can take the "
                           "request (%d tried); answering 503", b->name,
-                          attempts);
-            if (attempts > 0) {
-                set_notes(r, rq, attempts);
+                          rq->attempts);
+            if (rq->attempts > 0) {
+                np_proxy_set_notes(r, rq);
             }
             return np_maint_respond(r);
         }
         rq->backend = m->backend;
-        attempts++;
+        rq->member = m;
+        rq->attempts++;
         np_member_begin(r, m);
         apr_pool_cleanup_register(r->pool, m, pending_done,
                                   apr_pool_cleanup_null);
@@ -203,37 +260,25 @@ static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
         if (out == NP_CONNECT_FAILED) {
             np_member_connect_failed(r, b, m, rq->connect_rv, rq->cause);
             apr_pool_cleanup_run(r->pool, m, pending_done);
+            rq->member = NULL;
             tried[m->index] = 1;
-            if (attempts >= max) {
-                set_notes(r, rq, attempts);
+            if (rq->attempts >= max) {
+                np_proxy_set_notes(r, rq);
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NPLOGNO(00044)
                               "nodeproxy(balancer %s): %d member(s) tried, "
                               "none answered; answering 503", b->name,
-                              attempts);
+                              rq->attempts);
                 return np_maint_respond(r);
             }
             continue;
         }
+        if (out == NP_WAIT) {
+            return np_async_wait(r, rq, resp, 0);
+        }
         if (out != NP_SENT_OK) {
-            set_notes(r, rq, attempts);
-            apr_pool_cleanup_run(r->pool, m, pending_done);
-            if (out != NP_CLIENT_BODY_ERROR) {
-                np_member_request_failed(m);
-            }
             return failed_status(r, rq, out);
         }
-        np_member_answered(m, apr_time_now() - rq->started);
-        if (b->sticky_cookie && !sticky_hit) {
-            apr_table_addn(r->headers_out, "Set-Cookie",
-                           np_sticky_set_cookie(r->pool, b->sticky_cookie,
-                                                m->route,
-                                                ap_ssl_conn_is_ssl(r->connection)));
-        }
-        {
-            int status = respond(r, rq, resp, attempts);
-            apr_pool_cleanup_run(r->pool, m, pending_done);
-            return status;
-        }
+        return after_head(r, rq, resp);
     }
 }
 
@@ -256,7 +301,7 @@ static int np_handler(request_rec *r)
     if ((status = np_request_prepare(r, rq)) != OK) {
         return status;
     }
-    resp = apr_palloc(r->pool, sizeof(*resp));
+    resp = apr_pcalloc(r->pool, sizeof(*resp));
     rq->started = apr_time_now();
     if (rq->mapping->target.kind == NP_TARGET_BALANCER) {
         return proxy_balanced(r, rq, resp);

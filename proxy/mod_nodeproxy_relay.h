@@ -38,6 +38,12 @@ typedef struct np_request_t {
     apr_status_t connect_rv;       /* why the connection failed          */
     apr_status_t client_rv;        /* why reading the client's body failed */
     apr_time_t started;
+    apr_interval_time_t async_delay; /* NP_UNSET: never suspend             */
+    struct np_balancer_t *balancer;  /* the balancer, if the target is one  */
+    struct np_member_t *member;      /* the member in use                   */
+    int sticky_hit;                  /* chosen by its sticky cookie         */
+    int attempts;
+    void *async;                     /* mod_nodeproxy_async.c's state       */
 } np_request_t;
 
 /* Outcomes of one attempt on one connection. */
@@ -48,6 +54,8 @@ typedef enum {
     NP_SEND_FAILED,       /* backend went away while we sent             */
     NP_CLIENT_BODY_ERROR, /* the client's body was bad or cut: 400       */
     NP_TIMEOUT,           /* no response head in time: 504               */
+    NP_WAIT,              /* no response head yet after NodeAsyncDelay:
+                           * wait for it without a thread (async)        */
     NP_BAD_RESPONSE       /* garbage, close, bad framing: 502            */
 } np_outcome_e;
 
@@ -60,14 +68,45 @@ typedef struct np_response_t {
     np_response_head_t head;
     np_header_t hdrs[NP_MAX_HEADERS];
     apr_size_t buffered;     /* bytes in conn->buf                           */
+    /* The body relay, kept between pumps so a response can be suspended
+     * while Node takes its time and picked up again later. */
+    np_body_kind_e kind;
+    apr_off_t remaining;     /* NP_BODY_LENGTH: bytes still to come          */
+    np_chunk_decoder_t dec;
+    int reusable;
+    apr_size_t data_off;     /* unrelayed bytes: conn->buf[data_off..+avail] */
+    apr_size_t avail;
+    apr_bucket_brigade *bb;
 } np_response_t;
 np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
                                    np_response_t *resp);
-int np_response_relay(request_rec *r, np_request_t *rq, np_response_t *resp);
+/* Check the framing and set status and headers: OK or HTTP_BAD_GATEWAY. */
+int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp);
+/* Relay body bytes. OK: the response is over (complete, cut off by the
+ * backend, or the client left; the connection is released either way).
+ * SUSPENDED (only when may_suspend): the backend has nothing more for now
+ * and what the client has was flushed: call again when it is readable. */
+int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
+                     int may_suspend);
+/* A suspended response whose backend stayed silent past NodeTimeout. */
+void np_response_timed_out(request_rec *r, np_request_t *rq,
+                           np_response_t *resp);
 /* The backend's headers into r->headers_out, minus hop-by-hop ones, with
  * reverse rewriting. */
 void np_response_copy_headers(request_rec *r, np_request_t *rq,
                               np_response_t *resp);
+
+/* mod_nodeproxy_handler.c, for the async path: what follows a response
+ * head that was waited for; notes; a failure's log line and notes. */
+int np_proxy_resume_head(request_rec *r, np_request_t *rq,
+                         np_response_t *resp);
+void np_proxy_set_notes(request_rec *r, np_request_t *rq);
+void np_proxy_failed(request_rec *r, np_request_t *rq, int status);
+
+/* mod_nodeproxy_async.c: wait for the backend without a thread; returns
+ * SUSPENDED (the caller returns it too). */
+int np_async_wait(request_rec *r, np_request_t *rq, np_response_t *resp,
+                  int in_body);
 
 /* mod_nodeproxy_maint.c: while the flag file exists / when nothing can
  * answer: 503 with the maintenance page (or Apache's own 503). */

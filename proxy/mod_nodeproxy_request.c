@@ -21,6 +21,7 @@
 #include "np_forwarded.h"
 #include "np_headers.h"
 #include "np_ws.h"
+#include "mod_nodeproxy_reactor.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -343,6 +344,18 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
                             apr_table_get(r->headers_in, "Connection"))) {
         rq->websocket = 1;
         rq->ws_key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
+    }
+    /* Wait for Node without a thread when it takes longer than
+     * NodeAsyncDelay: not for tunnels (they suspend on their own), nor for
+     * subrequests and internal redirects (only the main request can). */
+    rq->async_delay = NP_UNSET;
+    if (!rq->websocket && !r->main && !r->prev
+        && np_reactor_can_suspend(r->connection)) {
+        apr_interval_time_t d = NP_PICK(dc->async_delay,
+                                        NP_DEFAULT_ASYNC_DELAY);
+        if (d != NP_ASYNC_OFF) {
+            rq->async_delay = d;
+        }
     }
     rq->backend_uri = np_map_backend_uri(r->pool, m, r->uri, r->args);
     rq->has_body = ap_request_has_body(r);

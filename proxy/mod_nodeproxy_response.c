@@ -31,7 +31,11 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
     apr_size_t have = 0;
     const char *err = NULL;
 
-    apr_socket_timeout_set(c->sock, rq->timeout);
+    /* Wait NodeAsyncDelay for the first bytes; a backend that takes longer
+     * is waited for without a thread (NP_WAIT). */
+    int first = rq->async_delay != NP_UNSET;
+
+    apr_socket_timeout_set(c->sock, first ? rq->async_delay : rq->timeout);
     for (;;) {
         apr_size_t len = c->bufsize - have;
         apr_status_t rv;
@@ -42,6 +46,14 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
             return NP_BAD_RESPONSE;
         }
         rv = apr_socket_recv(c->sock, c->buf + have, &len);
+        if (first) {
+            first = 0;
+            if (len == 0 && (APR_STATUS_IS_TIMEUP(rv)
+                             || APR_STATUS_IS_EAGAIN(rv))) {
+                return NP_WAIT;
+            }
+            apr_socket_timeout_set(c->sock, rq->timeout);
+        }
         if (len == 0 || (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv))) {
             if (APR_STATUS_IS_TIMEUP(rv)) {
                 rq->cause = apr_psprintf(r->pool, "no response within %"
@@ -169,10 +181,12 @@ static void end_broken(request_rec *r, apr_bucket_brigade *bb)
     apr_brigade_cleanup(bb);
 }
 
-/* Read more body bytes into buf: without waiting first, and if none are
- * there, flush what the client has and then wait up to the timeout. */
+/* Read more body bytes into buf without waiting. When there are none,
+ * flush what the client has; then wait up to the timeout or, when the
+ * caller may suspend, up to NodeAsyncDelay and then say so (APR_EAGAIN). */
 static apr_status_t read_more(request_rec *r, np_request_t *rq,
-                              apr_bucket_brigade *bb, apr_size_t *len)
+                              apr_bucket_brigade *bb, apr_size_t *len,
+                              int may_suspend)
 {
     np_conn_t *c = rq->conn;
     apr_size_t want = *len;
@@ -186,28 +200,30 @@ static apr_status_t read_more(request_rec *r, np_request_t *rq,
     if ((rv = pass(r, bb, NULL, 0, 1)) != APR_SUCCESS) {
         return APR_ECONNABORTED;   /* the client went away */
     }
-    apr_socket_timeout_set(c->sock, rq->timeout);
     *len = want;
+    if (may_suspend) {
+        /* A body that keeps flowing never suspends: only a pause longer
+         * than NodeAsyncDelay does. */
+        apr_socket_timeout_set(c->sock, rq->async_delay);
+        rv = apr_socket_recv(c->sock, c->buf, len);
+        if (*len == 0 && (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv))) {
+            return APR_EAGAIN;
+        }
+        return rv;
+    }
+    apr_socket_timeout_set(c->sock, rq->timeout);
     return apr_socket_recv(c->sock, c->buf, len);
 }
 
-int np_response_relay(request_rec *r, np_request_t *rq, np_response_t *resp)
+int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp)
 {
-    np_conn_t *c = rq->conn;
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
-                                                r->connection->bucket_alloc);
-    np_chunk_decoder_t dec;
-    np_body_kind_e kind;
-    apr_off_t remaining = 0;
-    int reusable = 0, done = 0;
     const char *err = NULL;
-    const char *data;
-    apr_size_t avail;
-    apr_status_t rv;
+    apr_size_t len;
 
-    if (np_http1_response_framing(&resp->head, r->header_only, &kind,
-                                  &remaining, &reusable, &err) != APR_SUCCESS
-        || (kind == NP_BODY_NONE && resp->buffered > resp->head.head_len)) {
+    if (np_http1_response_framing(&resp->head, r->header_only, &resp->kind,
+                                  &resp->remaining, &resp->reusable, &err)
+        != APR_SUCCESS
+        || (resp->kind == NP_BODY_NONE && resp->buffered > resp->head.head_len)) {
         rq->cause = err ? apr_psprintf(r->pool, "bad response framing: %s", err)
                   : "body where none is allowed";
         return HTTP_BAD_GATEWAY;
@@ -219,70 +235,87 @@ int np_response_relay(request_rec *r, np_request_t *rq, np_response_t *resp)
     if (rq->websocket) {
         /* An upgrade the backend turned down: that connection may be in
          * an unknown state, so it is not reused. */
-        reusable = 0;
+        resp->reusable = 0;
     }
     r->status = resp->head.status;
     r->status_line = apr_psprintf(r->pool, "%d %.*s", r->status,
                                   (int)resp->head.reason_len,
                                   resp->head.reason ? resp->head.reason : "");
     np_response_copy_headers(r, rq, resp);
-    if (kind == NP_BODY_LENGTH || (kind == NP_BODY_NONE && !r->header_only
-                                   && r->status != 304 && r->status != 204)) {
-        ap_set_content_length(r, remaining);
+    if (resp->kind == NP_BODY_LENGTH) {
+        ap_set_content_length(r, resp->remaining);
     }
-    else if (kind == NP_BODY_NONE && r->header_only) {
-        const char *cl = np_http1_header(&resp->head, "Content-Length", &avail);
+    else if (resp->kind == NP_BODY_NONE && r->header_only) {
+        const char *cl = np_http1_header(&resp->head, "Content-Length", &len);
         if (cl) {
             apr_table_setn(r->headers_out, "Content-Length",
-                           apr_pstrmemdup(r->pool, cl, avail));
+                           apr_pstrmemdup(r->pool, cl, len));
         }
     }
-    if (kind == NP_BODY_CHUNKED) {
-        np_chunk_init(&dec);
+    if (resp->kind == NP_BODY_CHUNKED) {
+        np_chunk_init(&resp->dec);
     }
+    resp->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    resp->data_off = resp->head.head_len;
+    resp->avail = resp->buffered - resp->head.head_len;
+    return OK;
+}
 
-    data = c->buf + resp->head.head_len;
-    avail = resp->buffered - resp->head.head_len;
-    done = kind == NP_BODY_NONE || (kind == NP_BODY_LENGTH && remaining == 0);
+int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
+                     int may_suspend)
+{
+    np_conn_t *c = rq->conn;
+    apr_bucket_brigade *bb = resp->bb;
+    int done = resp->kind == NP_BODY_NONE
+               || (resp->kind == NP_BODY_LENGTH && resp->remaining == 0);
+    const char *err = NULL;
+    apr_status_t rv;
+
     while (!done) {
         /* Hand over what is in the buffer. */
-        while (avail > 0 && !done) {
+        while (resp->avail > 0 && !done) {
+            const char *data = c->buf + resp->data_off;
             const char *span = data;
-            apr_size_t span_len = avail, used = avail;
-            if (kind == NP_BODY_CHUNKED) {
-                rv = np_chunk_next(&dec, data, avail, &used, &span, &span_len,
-                                   &done, &err);
+            apr_size_t span_len = resp->avail, used = resp->avail;
+            if (resp->kind == NP_BODY_CHUNKED) {
+                rv = np_chunk_next(&resp->dec, data, resp->avail, &used, &span,
+                                   &span_len, &done, &err);
                 if (rv != APR_SUCCESS) {
                     rq->cause = apr_psprintf(r->pool, "bad chunked body: %s", err);
                     goto broken;
                 }
             }
-            else if (kind == NP_BODY_LENGTH) {
-                if ((apr_off_t)span_len >= remaining) {
-                    span_len = used = (apr_size_t)remaining;
+            else if (resp->kind == NP_BODY_LENGTH) {
+                if ((apr_off_t)span_len >= resp->remaining) {
+                    span_len = used = (apr_size_t)resp->remaining;
                     done = 1;
                 }
-                remaining -= span_len;
+                resp->remaining -= span_len;
             }
-            data += used;
-            avail -= used;
+            resp->data_off += used;
+            resp->avail -= used;
             if (span_len && pass(r, bb, span, span_len, 0) != APR_SUCCESS) {
                 goto client_gone;
             }
         }
         if (done) {
-            if (avail > 0) {
-                reusable = 0;   /* bytes past the end: do not trust it */
+            if (resp->avail > 0) {
+                resp->reusable = 0;   /* bytes past the end: do not trust it */
             }
             break;
         }
-        avail = c->bufsize;
-        rv = read_more(r, rq, bb, &avail);
+        resp->avail = c->bufsize;
+        rv = read_more(r, rq, bb, &resp->avail, may_suspend);
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            resp->avail = 0;
+            return SUSPENDED;
+        }
         if (rv == APR_ECONNABORTED) {
             goto client_gone;
         }
-        if (avail == 0 || rv != APR_SUCCESS) {
-            if (kind == NP_BODY_UNTIL_CLOSE
+        if (resp->avail == 0 || rv != APR_SUCCESS) {
+            resp->avail = 0;
+            if (resp->kind == NP_BODY_UNTIL_CLOSE
                 && (APR_STATUS_IS_EOF(rv) || rv == APR_SUCCESS)) {
                 break;   /* the close is the end of this body */
             }
@@ -291,12 +324,12 @@ int np_response_relay(request_rec *r, np_request_t *rq, np_response_t *resp)
                 : "connection closed inside the response body";
             goto broken;
         }
-        data = c->buf;
+        resp->data_off = 0;
     }
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
-    rv = ap_pass_brigade(r->output_filters, bb);
+    ap_pass_brigade(r->output_filters, bb);
     apr_brigade_cleanup(bb);
-    np_conn_release(c, reusable);
+    np_conn_release(c, resp->reusable);
     rq->conn = NULL;
     return OK;
 
@@ -317,4 +350,16 @@ client_gone:
     rq->conn = NULL;
     r->connection->aborted = 1;
     return OK;
+}
+
+void np_response_timed_out(request_rec *r, np_request_t *rq,
+                           np_response_t *resp)
+{
+    rq->cause = "timed out in the response body";
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NPLOGNO(00032)
+                  "nodeproxy(%s): %s; the client gets a truncated response",
+                  rq->backend->target->url, rq->cause);
+    np_conn_release(rq->conn, 0);
+    rq->conn = NULL;
+    end_broken(r, resp->bb);
 }

@@ -8,10 +8,8 @@
  * bursty), and finishes the request and the connection when a side closes
  * or the tunnel has been idle for NodeWebSocketIdleTimeout.
  *
- * The tunnel is handed to the reactor from the MPM's suspend_connection
- * hook, i.e. once the worker thread has let go of the connection, and a
- * finished connection's pool is destroyed a little later (graveyard), so
- * that the worker's last steps never race the reactor.
+ * The tunnel is a job of the per-child reactor (proxy/mod_nodeproxy_reactor.h),
+ * handed over once the worker thread has let go of the connection.
  *
  * Client-side reads go through the connection's input filters (mod_ssl for
  * wss, and bytes httpd already buffered after the request head). Writes to
@@ -45,6 +43,7 @@
 #include "mod_nodeproxy_relay.h"
 #include "mod_nodeproxy_tunnel.h"
 #include "mod_nodeproxy_balancer.h"
+#include "mod_nodeproxy_reactor.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -52,6 +51,7 @@ APLOG_USE_MODULE(nodeproxy);
 
 typedef struct np_tunnel_t np_tunnel_t;
 struct np_tunnel_t {
+    np_job_t job;                  /* first: the reactor's view of it       */
     request_rec *r;
     conn_rec *c;
     np_conn_t *b;                  /* backend; its buf holds backend->client */
@@ -69,27 +69,7 @@ struct np_tunnel_t {
     const char *why;
     apr_time_t last_io;
     apr_interval_time_t idle;
-    np_tunnel_t *prev, *next;      /* reactor's list of live tunnels        */
 };
-
-/* A finished connection whose pool is destroyed a little later. */
-typedef struct np_grave_t {
-    apr_pool_t *pool;
-    apr_time_t at;
-    struct np_grave_t *next;
-} np_grave_t;
-
-typedef struct {
-    apr_pollset_t *ps;
-    apr_thread_t *thread;
-    apr_thread_mutex_t *lock;      /* guards incoming                       */
-    apr_array_header_t *incoming;  /* np_tunnel_t *, from suspend hooks     */
-    np_tunnel_t *live;
-    np_grave_t *graves;
-    volatile apr_uint32_t stop;
-} np_reactor_t;
-
-static np_reactor_t *reactor;      /* per child; NULL: run tunnels in-thread */
 
 /* ---- one tunnel's pump ---------------------------------------------------- */
 
@@ -225,17 +205,7 @@ static int pump_down(np_tunnel_t *t, apr_time_t now)
 static void set_events(np_tunnel_t *t, apr_pollfd_t *pfd, apr_int16_t *cur,
                        apr_int16_t want)
 {
-    if (*cur == want) {
-        return;
-    }
-    if (*cur) {
-        apr_pollset_remove(t->ps, pfd);
-    }
-    pfd->reqevents = want;
-    if (want) {
-        apr_pollset_add(t->ps, pfd);
-    }
-    *cur = want;
+    np_reactor_watch(t->ps, pfd, cur, want);
 }
 
 /* Run both directions until neither moves, then poll for what each side
@@ -272,6 +242,7 @@ static void pump(np_tunnel_t *t)
     }
     set_events(t, &t->cpfd, &t->creq, creq);
     set_events(t, &t->bpfd, &t->breq, breq);
+    t->job.deadline = t->idle > 0 ? t->last_io + t->idle : 0;
 }
 
 static void counters_closed(void)
@@ -289,188 +260,48 @@ static void log_end(np_tunnel_t *t)
                   t->b->backend->target->url, t->why);
 }
 
-/* ---- the reactor (event MPM) ----------------------------------------------- */
+/* ---- as a reactor job (event MPM) ----------------------------------------- */
 
-static void bury(np_reactor_t *re, apr_pool_t *pool, apr_time_t now)
+static void finish_async(np_tunnel_t *t)
 {
-    np_grave_t *g = malloc(sizeof(*g));
-    if (!g) {
-        apr_pool_destroy(pool);
-        return;
-    }
-    g->pool = pool;
-    g->at = now;
-    g->next = re->graves;
-    re->graves = g;
-}
-
-/* Finish a suspended request and its connection, as the MPM would have. */
-static void finish_async(np_reactor_t *re, np_tunnel_t *t)
-{
-    conn_rec *c = t->c;
-    apr_socket_t *csd = t->csock;
-
+    np_reactor_unlink(&t->job);
+    set_events(t, &t->cpfd, &t->creq, 0);
+    set_events(t, &t->bpfd, &t->breq, 0);
     log_end(t);
-    if (t->prev) {
-        t->prev->next = t->next;
-    }
-    else {
-        re->live = t->next;
-    }
-    if (t->next) {
-        t->next->prev = t->prev;
-    }
     np_conn_release(t->b, 0);
     counters_closed();
-    c->keepalive = AP_CONN_CLOSE;
-    /* Logs the request and frees its pool (pending counts go down there). */
-    ap_process_request_after_handler(t->r);
-    if (!ap_start_lingering_close(c)) {
-        apr_socket_close(csd);
-    }
-    c->aborted = 1;
-    bury(re, c->pool, apr_time_now());
+    np_reactor_finish_connection(t->r);
 }
 
-static void adopt(np_reactor_t *re, np_tunnel_t *t)
+static void tunnel_adopt(np_job_t *job)
 {
-    t->ps = re->ps;
-    t->prev = NULL;
-    t->next = re->live;
-    if (re->live) {
-        re->live->prev = t;
-    }
-    re->live = t;
+    np_tunnel_t *t = (np_tunnel_t *)job;
+    t->ps = job->ps;
     /* Bytes may already wait in the filters or the buffer: pump first. */
     pump(t);
     if (t->done) {
-        finish_async(re, t);
+        finish_async(t);
     }
 }
 
-static void sweep(np_reactor_t *re, apr_time_t now)
+static void tunnel_ready(np_job_t *job, const apr_pollfd_t *pfd)
 {
-    np_tunnel_t *t = re->live, *next;
-    np_grave_t **gp = &re->graves;
-
-    for (; t; t = next) {
-        next = t->next;
-        if (t->idle > 0 && now - t->last_io >= t->idle) {
-            end(t, "idle timeout");
-            set_events(t, &t->cpfd, &t->creq, 0);
-            set_events(t, &t->bpfd, &t->breq, 0);
-            finish_async(re, t);
-        }
-    }
-    while (*gp) {
-        np_grave_t *g = *gp;
-        if (re->stop || now - g->at >= apr_time_from_msec(500)) {
-            *gp = g->next;
-            apr_pool_destroy(g->pool);
-            free(g);
-        }
-        else {
-            gp = &g->next;
-        }
+    np_tunnel_t *t = (np_tunnel_t *)job;
+    pump(t);
+    if (t->done) {
+        finish_async(t);
     }
 }
 
-static void *APR_THREAD_FUNC reactor_main(apr_thread_t *thd, void *data)
+static void tunnel_expired(np_job_t *job)
 {
-    np_reactor_t *re = data;
-    apr_time_t last_sweep = apr_time_now();
-
-    while (!re->stop) {
-        const apr_pollfd_t *fds;
-        apr_int32_t n = 0, i;
-        apr_status_t rv;
-        apr_time_t now;
-
-        rv = apr_pollset_poll(re->ps, apr_time_from_msec(250), &n, &fds);
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
-            && !APR_STATUS_IS_TIMEUP(rv)) {
-            apr_sleep(apr_time_from_msec(10));
-        }
-        for (i = 0; rv == APR_SUCCESS && i < n; i++) {
-            np_tunnel_t *t = fds[i].client_data;
-            if (t->done) {
-                continue;
-            }
-            pump(t);
-            if (t->done) {
-                finish_async(re, t);
-            }
-        }
-        apr_thread_mutex_lock(re->lock);
-        while (re->incoming->nelts > 0) {
-            np_tunnel_t *t = *(np_tunnel_t **)apr_array_pop(re->incoming);
-            apr_thread_mutex_unlock(re->lock);
-            adopt(re, t);
-            apr_thread_mutex_lock(re->lock);
-        }
-        apr_thread_mutex_unlock(re->lock);
-        now = apr_time_now();
-        if (now - last_sweep >= apr_time_from_msec(500)) {
-            sweep(re, now);
-            last_sweep = now;
-        }
-    }
-    return NULL;
+    np_tunnel_t *t = (np_tunnel_t *)job;
+    end(t, "idle timeout");
+    finish_async(t);
 }
 
-/* The worker has let go of the connection: the reactor takes it. */
-static void np_suspend_connection(conn_rec *c, request_rec *r)
-{
-    np_tunnel_t *t = ap_get_module_config(c->conn_config, &nodeproxy_module);
-    if (!t || !reactor) {
-        return;
-    }
-    ap_set_module_config(c->conn_config, &nodeproxy_module, NULL);
-    apr_thread_mutex_lock(reactor->lock);
-    APR_ARRAY_PUSH(reactor->incoming, np_tunnel_t *) = t;
-    apr_thread_mutex_unlock(reactor->lock);
-    apr_pollset_wakeup(reactor->ps);
-}
-
-static apr_status_t reactor_stop(void *data)
-{
-    np_reactor_t *re = data;
-    apr_status_t rv;
-    re->stop = 1;
-    apr_pollset_wakeup(re->ps);
-    apr_thread_join(&rv, re->thread);
-    reactor = NULL;
-    return APR_SUCCESS;
-}
-
-static void np_tunnel_child_init(apr_pool_t *pchild, server_rec *s)
-{
-    np_reactor_t *re;
-    int async = 0;
-    apr_status_t rv;
-
-    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async) {
-        return;   /* prefork/worker: tunnels run in the request's thread */
-    }
-    re = apr_pcalloc(pchild, sizeof(*re));
-    re->incoming = apr_array_make(pchild, 16, sizeof(np_tunnel_t *));
-    rv = apr_thread_mutex_create(&re->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
-    if (rv == APR_SUCCESS) {
-        rv = apr_pollset_create(&re->ps, 1024, pchild,
-                                APR_POLLSET_WAKEABLE | APR_POLLSET_NOCOPY);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_thread_create(&re->thread, NULL, reactor_main, re, pchild);
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, NPLOGNO(00101)
-                     "nodeproxy: cannot start the WebSocket reactor; tunnels "
-                     "will hold a worker thread each");
-        return;
-    }
-    reactor = re;
-    apr_pool_pre_cleanup_register(pchild, re, reactor_stop);
-}
+static const np_job_ops_t tunnel_ops = { tunnel_adopt, tunnel_ready,
+                                         tunnel_expired };
 
 /* ---- starting a tunnel -------------------------------------------------------- */
 
@@ -541,6 +372,7 @@ int np_tunnel_start(request_rec *r, np_request_t *rq, np_response_t *resp)
     t->down_off = resp->head.head_len;
     t->down_len = resp->buffered;
 
+    t->job.ops = &tunnel_ops;
     t->cpfd.p = c->pool;
     t->cpfd.desc_type = APR_POLL_SOCKET;
     t->cpfd.desc.s = t->csock;
@@ -574,19 +406,10 @@ int np_tunnel_start(request_rec *r, np_request_t *rq, np_response_t *resp)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00102)
                   "nodeproxy(%s): WebSocket tunnel open%s",
                   t->b->backend->target->url,
-                  reactor && c->cs ? "" : " (in this thread)");
-    if (reactor && c->cs) {
-        /* The suspend_connection hook hands it over once the worker has
-         * returned the connection to the MPM. */
-        ap_set_module_config(c->conn_config, &nodeproxy_module, t);
+                  np_reactor_can_suspend(c) ? "" : " (in this thread)");
+    if (np_reactor_can_suspend(c)) {
+        np_reactor_suspend(c, &t->job);
         return SUSPENDED;
     }
     return run_in_thread(t);
-}
-
-void np_wstunnel_register_hooks(apr_pool_t *p)
-{
-    ap_hook_child_init(np_tunnel_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_suspend_connection(np_suspend_connection, NULL, NULL,
-                               APR_HOOK_MIDDLE);
 }

@@ -13,6 +13,5 @@
  * now), DONE (tunnelled in this thread, finished) or an HTTP error. */
 int np_tunnel_start(request_rec *r, np_request_t *rq, np_response_t *resp);
 
-void np_wstunnel_register_hooks(apr_pool_t *p);
 
 #endif

@@ -1,0 +1,204 @@
+/* Glue: async proxying. A response that Node does not start within
+ * NodeAsyncDelay, or whose body pauses (a long-poll, Server-Sent Events, a
+ * slow upstream call), waits in the reactor instead of on a worker thread:
+ * the handler returns SUSPENDED, the reactor watches the backend socket (and
+ * the client's, to notice it leaving), and when Node sends more an MPM
+ * worker picks the request up (ap_mpm_register_timed_callback) and relays
+ * what is there, suspending again while the body is still trickling.
+ *
+ * Apache 2.4 has no way to give a suspended connection back to the MPM, so
+ * a connection whose response went async is closed after that response
+ * (Connection: close). Responses that come within NodeAsyncDelay keep the
+ * synchronous path and keep-alive. */
+#include <errno.h>
+#include <sys/socket.h>
+#include <apr_strings.h>
+#include <apr_portable.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <ap_mpm.h>
+
+#include "mod_nodeproxy_config.h"
+#include "mod_nodeproxy_log.h"
+#include "mod_nodeproxy_relay.h"
+#include "mod_nodeproxy_reactor.h"
+
+APLOG_USE_MODULE(nodeproxy);
+
+typedef enum { NP_WAKE_READY, NP_WAKE_TIMEOUT, NP_WAKE_CLIENT_GONE } np_wake_e;
+
+typedef struct {
+    np_job_t job;                 /* first: the reactor's view of it        */
+    request_rec *r;
+    np_request_t *rq;
+    np_response_t *resp;
+    int in_body;                  /* the head has been relayed              */
+    int suspended;                /* the MPM has let go of the connection   */
+    int watch_client;
+    apr_pollfd_t bpfd, cpfd;
+    apr_int16_t breq, creq;
+    np_wake_e why;
+} np_async_t;
+
+static void unwatch(np_async_t *a)
+{
+    np_reactor_watch(a->job.ps, &a->bpfd, &a->breq, 0);
+    np_reactor_watch(a->job.ps, &a->cpfd, &a->creq, 0);
+}
+
+static void resume(void *baton);
+
+/* Off the reactor, onto an MPM worker thread. */
+static void wake(np_async_t *a, np_wake_e why)
+{
+    a->why = why;
+    unwatch(a);
+    np_reactor_unlink(&a->job);
+    if (ap_mpm_register_timed_callback(0, resume, a) != APR_SUCCESS) {
+        /* Cannot happen on the event MPM; run it here rather than hang. */
+        resume(a);
+    }
+}
+
+static void async_adopt(np_job_t *job)
+{
+    np_async_t *a = (np_async_t *)job;
+    np_reactor_watch(job->ps, &a->bpfd, &a->breq, APR_POLLIN);
+    if (a->watch_client) {
+        np_reactor_watch(job->ps, &a->cpfd, &a->creq, APR_POLLIN);
+    }
+}
+
+static void async_ready(np_job_t *job, const apr_pollfd_t *pfd)
+{
+    np_async_t *a = (np_async_t *)job;
+    if (pfd->desc.s == a->cpfd.desc.s) {
+        /* The client said something while we wait: gone (EOF, reset), or a
+         * pipelined request, which is left for later. */
+        apr_os_sock_t fd;
+        char byte;
+        ssize_t n = -1;
+        if (apr_os_sock_get(&fd, a->cpfd.desc.s) == APR_SUCCESS) {
+            n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        }
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            wake(a, NP_WAKE_CLIENT_GONE);
+            return;
+        }
+        a->watch_client = 0;
+        np_reactor_watch(job->ps, &a->cpfd, &a->creq, 0);
+        return;
+    }
+    wake(a, NP_WAKE_READY);
+}
+
+static void async_expired(np_job_t *job)
+{
+    wake((np_async_t *)job, NP_WAKE_TIMEOUT);
+}
+
+static const np_job_ops_t async_ops = { async_adopt, async_ready,
+                                        async_expired };
+
+int np_async_wait(request_rec *r, np_request_t *rq, np_response_t *resp,
+                  int in_body)
+{
+    conn_rec *c = r->connection;
+    np_async_t *a = rq->async;
+
+    if (!a) {
+        a = apr_pcalloc(r->pool, sizeof(*a));
+        a->job.ops = &async_ops;
+        a->r = r;
+        a->rq = rq;
+        a->resp = resp;
+        a->watch_client = 1;
+        a->bpfd.p = a->cpfd.p = r->pool;
+        a->bpfd.desc_type = a->cpfd.desc_type = APR_POLL_SOCKET;
+        a->bpfd.client_data = a->cpfd.client_data = a;
+        a->cpfd.desc.s = ap_get_conn_socket(c);
+        rq->async = a;
+        /* The MPM cannot take this connection back: it ends with this
+         * response (said in the headers when they are still to come). */
+        c->keepalive = AP_CONN_CLOSE;
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                      "nodeproxy(%s): waiting for the %s without a thread",
+                      rq->backend->target->url,
+                      in_body ? "rest of the body" : "response");
+    }
+    a->in_body = in_body;
+    a->bpfd.desc.s = rq->conn->sock;
+    a->job.deadline = apr_time_now() + rq->timeout;
+    if (!a->suspended) {
+        a->suspended = 1;
+        np_reactor_suspend(c, &a->job);
+    }
+    else {
+        np_reactor_add(&a->job);
+    }
+    return SUSPENDED;
+}
+
+static void finish(np_async_t *a)
+{
+    np_proxy_set_notes(a->r, a->rq);
+    np_reactor_finish_connection(a->r);
+}
+
+/* On an MPM worker: carry on where the response waited. */
+static void resume(void *baton)
+{
+    np_async_t *a = baton;
+    request_rec *r = a->r;
+    np_request_t *rq = a->rq;
+    int status;
+
+    if (a->why == NP_WAKE_CLIENT_GONE) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00110)
+                      "nodeproxy(%s): client went away while the backend was "
+                      "still answering", rq->backend->target->url);
+        np_conn_release(rq->conn, 0);
+        rq->conn = NULL;
+        r->connection->aborted = 1;
+        finish(a);
+        return;
+    }
+    if (a->why == NP_WAKE_TIMEOUT) {
+        if (a->in_body) {
+            np_response_timed_out(r, rq, a->resp);
+        }
+        else {
+            np_conn_release(rq->conn, 0);
+            rq->conn = NULL;
+            rq->cause = apr_psprintf(r->pool, "no response within %"
+                                     APR_TIME_T_FMT " ms",
+                                     apr_time_as_msec(rq->timeout));
+            np_proxy_failed(r, rq, HTTP_GATEWAY_TIME_OUT);
+            r->status = HTTP_OK;
+            ap_die(HTTP_GATEWAY_TIME_OUT, r);
+        }
+        finish(a);
+        return;
+    }
+    if (a->in_body) {
+        status = np_response_pump(r, rq, a->resp, 1);
+        if (status == SUSPENDED) {
+            np_async_wait(r, rq, a->resp, 1);
+        }
+    }
+    else {
+        status = np_proxy_resume_head(r, rq, a->resp);
+    }
+    if (status == SUSPENDED) {
+        return;   /* back in the reactor */
+    }
+    if (status != OK && status != DONE) {
+        r->status = HTTP_OK;
+        ap_die(status, r);
+    }
+    finish(a);
+}

@@ -1,0 +1,270 @@
+/* Glue: the per-child reactor (see mod_nodeproxy_reactor.h). */
+#include <stdlib.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_connection.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_request.h>
+#include <ap_mpm.h>
+#include <mpm_common.h>
+
+#include "mod_nodeproxy_config.h"
+#include "mod_nodeproxy_log.h"
+#include "mod_nodeproxy_reactor.h"
+
+APLOG_USE_MODULE(nodeproxy);
+
+/* A finished connection's pool, destroyed a little later. */
+typedef struct np_grave_t {
+    apr_pool_t *pool;
+    apr_time_t at;
+    struct np_grave_t *next;
+} np_grave_t;
+
+typedef struct {
+    apr_pollset_t *ps;
+    apr_thread_t *thread;
+    apr_thread_mutex_t *lock;      /* guards incoming and graves            */
+    apr_array_header_t *incoming;  /* np_job_t *, from other threads        */
+    np_grave_t *graves;
+    np_job_t *live;                /* reactor thread only                   */
+    volatile apr_uint32_t stop;
+} np_reactor_t;
+
+static np_reactor_t *reactor;      /* per child; NULL: nothing suspends     */
+
+int np_reactor_can_suspend(conn_rec *c)
+{
+    /* c->cs: a connection of the event MPM (not an HTTP/2 stream's). */
+    return reactor != NULL && c->cs != NULL && c->master == NULL;
+}
+
+void np_reactor_watch(apr_pollset_t *ps, apr_pollfd_t *pfd, apr_int16_t *cur,
+                      apr_int16_t want)
+{
+    if (*cur == want) {
+        return;
+    }
+    if (*cur) {
+        apr_pollset_remove(ps, pfd);
+    }
+    pfd->reqevents = want;
+    if (want) {
+        apr_pollset_add(ps, pfd);
+    }
+    *cur = want;
+}
+
+void np_reactor_add(np_job_t *job)
+{
+    apr_thread_mutex_lock(reactor->lock);
+    APR_ARRAY_PUSH(reactor->incoming, np_job_t *) = job;
+    apr_thread_mutex_unlock(reactor->lock);
+    apr_pollset_wakeup(reactor->ps);
+}
+
+void np_reactor_unlink(np_job_t *job)
+{
+    if (!job->live) {
+        return;
+    }
+    if (job->prev) {
+        job->prev->next = job->next;
+    }
+    else {
+        reactor->live = job->next;
+    }
+    if (job->next) {
+        job->next->prev = job->prev;
+    }
+    job->prev = job->next = NULL;
+    job->live = 0;
+}
+
+static void link_job(np_reactor_t *re, np_job_t *job)
+{
+    job->prev = NULL;
+    job->next = re->live;
+    if (re->live) {
+        re->live->prev = job;
+    }
+    re->live = job;
+    job->live = 1;
+}
+
+void np_reactor_bury(apr_pool_t *pool)
+{
+    np_grave_t *g = malloc(sizeof(*g));
+    if (!g || !reactor) {
+        free(g);
+        apr_pool_destroy(pool);
+        return;
+    }
+    g->pool = pool;
+    g->at = apr_time_now();
+    apr_thread_mutex_lock(reactor->lock);
+    g->next = reactor->graves;
+    reactor->graves = g;
+    apr_thread_mutex_unlock(reactor->lock);
+}
+
+void np_reactor_finish_connection(request_rec *r)
+{
+    conn_rec *c = r->connection;
+    apr_socket_t *csd = ap_get_conn_socket(c);
+
+    c->keepalive = AP_CONN_CLOSE;
+    /* Logs the request and frees its pool (pending counts go down there). */
+    ap_process_request_after_handler(r);
+    /* The MPM has forgotten this connection (2.4 has no way to give a
+     * suspended connection back to it): close it ourselves. */
+    if (!ap_start_lingering_close(c)) {
+        apr_socket_close(csd);
+    }
+    c->aborted = 1;
+    np_reactor_bury(c->pool);
+}
+
+static void sweep(np_reactor_t *re, apr_time_t now)
+{
+    np_job_t *job = re->live, *next;
+    np_grave_t *ready = NULL, **gp;
+
+    for (; job; job = next) {
+        next = job->next;
+        if (job->deadline && now >= job->deadline) {
+            job->deadline = 0;
+            job->ops->expired(job);
+        }
+    }
+    apr_thread_mutex_lock(re->lock);
+    for (gp = &re->graves; *gp;) {
+        np_grave_t *g = *gp;
+        if (re->stop || now - g->at >= apr_time_from_msec(500)) {
+            *gp = g->next;
+            g->next = ready;
+            ready = g;
+        }
+        else {
+            gp = &g->next;
+        }
+    }
+    apr_thread_mutex_unlock(re->lock);
+    while (ready) {
+        np_grave_t *g = ready;
+        ready = g->next;
+        apr_pool_destroy(g->pool);
+        free(g);
+    }
+}
+
+static void *APR_THREAD_FUNC reactor_main(apr_thread_t *thd, void *data)
+{
+    np_reactor_t *re = data;
+    apr_time_t last_sweep = apr_time_now();
+
+    while (!re->stop) {
+        const apr_pollfd_t *fds;
+        apr_int32_t n = 0, i;
+        apr_status_t rv;
+        apr_time_t now;
+
+        rv = apr_pollset_poll(re->ps, apr_time_from_msec(100), &n, &fds);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
+            && !APR_STATUS_IS_TIMEUP(rv)) {
+            apr_sleep(apr_time_from_msec(10));
+        }
+        for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+            np_job_t *job = fds[i].client_data;
+            /* A job that an earlier event of this batch finished or handed
+             * away is no longer live: its events are stale. */
+            if (job->live) {
+                job->ops->ready(job, &fds[i]);
+            }
+        }
+        apr_thread_mutex_lock(re->lock);
+        while (re->incoming->nelts > 0) {
+            np_job_t *job = *(np_job_t **)apr_array_pop(re->incoming);
+            apr_thread_mutex_unlock(re->lock);
+            job->ps = re->ps;
+            link_job(re, job);
+            job->ops->adopt(job);
+            apr_thread_mutex_lock(re->lock);
+        }
+        apr_thread_mutex_unlock(re->lock);
+        now = apr_time_now();
+        if (now - last_sweep >= apr_time_from_msec(100)) {
+            sweep(re, now);
+            last_sweep = now;
+        }
+    }
+    return NULL;
+}
+
+void np_reactor_suspend(conn_rec *c, np_job_t *job)
+{
+    ap_set_module_config(c->conn_config, &nodeproxy_module, job);
+}
+
+/* The worker has let go of the connection: the reactor takes the job. */
+static void np_suspend_connection(conn_rec *c, request_rec *r)
+{
+    np_job_t *job = ap_get_module_config(c->conn_config, &nodeproxy_module);
+    if (!job || !reactor) {
+        return;
+    }
+    ap_set_module_config(c->conn_config, &nodeproxy_module, NULL);
+    np_reactor_add(job);
+}
+
+static apr_status_t reactor_stop(void *data)
+{
+    np_reactor_t *re = data;
+    apr_status_t rv;
+    re->stop = 1;
+    apr_pollset_wakeup(re->ps);
+    apr_thread_join(&rv, re->thread);
+    sweep(re, apr_time_now());
+    reactor = NULL;
+    return APR_SUCCESS;
+}
+
+static void np_reactor_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    np_reactor_t *re;
+    int async = 0;
+    apr_status_t rv;
+
+    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async) {
+        return;   /* prefork/worker: requests keep their thread */
+    }
+    re = apr_pcalloc(pchild, sizeof(*re));
+    re->incoming = apr_array_make(pchild, 16, sizeof(np_job_t *));
+    rv = apr_thread_mutex_create(&re->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv == APR_SUCCESS) {
+        rv = apr_pollset_create(&re->ps, 1024, pchild,
+                                APR_POLLSET_WAKEABLE | APR_POLLSET_NOCOPY);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_create(&re->thread, NULL, reactor_main, re, pchild);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, NPLOGNO(00101)
+                     "nodeproxy: cannot start the reactor thread; WebSockets "
+                     "and slow responses will hold a worker thread each");
+        return;
+    }
+    reactor = re;
+    apr_pool_pre_cleanup_register(pchild, re, reactor_stop);
+}
+
+void np_reactor_register_hooks(apr_pool_t *p)
+{
+    ap_hook_child_init(np_reactor_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_suspend_connection(np_suspend_connection, NULL, NULL,
+                               APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,66 @@
+/* Glue: the per-child reactor that lets requests wait without a thread.
+ *
+ * Apache 2.4 cannot ask the event MPM to watch a backend socket, but a
+ * handler may return SUSPENDED: the MPM then leaves the connection alone
+ * until the module finishes it. A suspended request becomes a job here: one
+ * reactor thread per child polls the sockets of every job and calls the
+ * job's ready() when one is ready, or expired() when its deadline passes.
+ * WebSocket tunnels (wstunnel/) and responses that keep Node waiting
+ * (async proxying) are the two kinds of job. */
+#ifndef MOD_NODEPROXY_REACTOR_H
+#define MOD_NODEPROXY_REACTOR_H
+
+#include <apr_poll.h>
+#include <httpd.h>
+
+typedef struct np_job_t np_job_t;
+
+typedef struct {
+    /* On the reactor thread, when the job arrives: register its sockets. */
+    void (*adopt)(np_job_t *job);
+    /* On the reactor thread: one of its sockets is ready. */
+    void (*ready)(np_job_t *job, const apr_pollfd_t *pfd);
+    /* On the reactor thread: the deadline passed. */
+    void (*expired)(np_job_t *job);
+} np_job_ops_t;
+
+struct np_job_t {
+    const np_job_ops_t *ops;
+    apr_pollset_t *ps;            /* the reactor's, set before adopt()    */
+    apr_time_t deadline;          /* 0: none                              */
+    np_job_t *prev, *next;        /* the reactor's list of live jobs      */
+    int live;
+};
+
+/* Can requests on c be suspended (event MPM, reactor running, a plain
+ * HTTP/1 connection of the MPM)? */
+int np_reactor_can_suspend(conn_rec *c);
+
+/* From the handler, before it returns SUSPENDED: the job is taken over in
+ * the MPM's suspend_connection hook, once the worker has let go of c. */
+void np_reactor_suspend(conn_rec *c, np_job_t *job);
+
+/* From any thread: (re)hand a job to the reactor. */
+void np_reactor_add(np_job_t *job);
+
+/* On the reactor thread: take a job off the live list (before its memory
+ * goes, or before it is handed to another thread). */
+void np_reactor_unlink(np_job_t *job);
+
+/* Register / change / drop one socket's events (reactor thread, or the
+ * thread that owns a job outside the reactor). */
+void np_reactor_watch(apr_pollset_t *ps, apr_pollfd_t *pfd, apr_int16_t *cur,
+                      apr_int16_t want);
+
+/* Destroy a finished connection's pool a little later, so that no thread
+ * that touched it last is still on its way out. */
+void np_reactor_bury(apr_pool_t *pool);
+
+/* Close and release a suspended request's connection the way the MPM
+ * would have: logs the request (ap_process_request_after_handler), flushes,
+ * closes the socket and buries the connection's pool. */
+void np_reactor_finish_connection(request_rec *r);
+
+void np_reactor_register_hooks(apr_pool_t *p);
+
+#endif
