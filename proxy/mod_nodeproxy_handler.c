@@ -45,7 +45,9 @@ static void log_failure(request_rec *r, np_request_t *rq, int status)
 
 void np_proxy_set_notes(request_rec *r, np_request_t *rq)
 {
-    apr_table_setn(r->notes, "nodeproxy-member", rq->backend->target->url);
+    apr_table_setn(r->notes, "nodeproxy-member",
+                   rq->member ? rq->member->spec.target.url
+                              : rq->backend->target->url);
     apr_table_setn(r->notes, "nodeproxy-upstream-ms",
                    apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
                                 apr_time_as_msec(apr_time_now() - rq->started)));

@@ -51,7 +51,14 @@ np_backend_t *np_backend_get(apr_pool_t *pconf, const np_target_t *t,
         return b;
     }
     b = apr_pcalloc(pconf, sizeof(*b));
-    b->target = t;
+    {
+        /* Mappings with other paths share this backend: it is named by its
+         * address ("http://127.0.0.1:3000", "unix:/run/app.sock") in logs,
+         * not by the first mapping's URL. */
+        np_target_t *own = apr_pmemdup(pconf, t, sizeof(*t));
+        own->url = own->key;
+        b->target = own;
+    }
     b->keepalive = keepalive;
     apr_hash_set(backends, t->key, APR_HASH_KEY_STRING, b);
     return b;
