@@ -1,0 +1,131 @@
+'use strict';
+// slow.js: a backend that keeps the proxy waiting (async proxying tests,
+// t/modules/async*.t). Every response carries `X-Backend: <name>`.
+// Paths, recognised by the LAST path segment, whatever prefix precedes it:
+//   .../fast                  200 JSON {name, id, ms: 0, url} at once
+//   .../slow?ms=N&id=X        200 JSON {name, id, ms, url} after N ms
+//                             (a long-poll is the same with a large N)
+//   .../sse?n=N&every=M&first=F&id=X
+//                             text/event-stream: N events (default 5), the
+//                             first after F ms (default 0), then one every M
+//                             ms (default 200); event i is
+//                             `id: i\ndata: X i T\n\n` (T: Date.now() when sent)
+//   .../never                 reads the request, never answers
+//   .../diemid?wait=W&pause=P head (Content-Length: 1000) after W ms (default
+//                             0) with the first 100 bytes, then P ms later
+//                             (default 300) the socket is destroyed
+// Control endpoints (send them to the backend directly, not through httpd):
+//   /__np/stats   {name, inflight, max_inflight, total, finished, open,
+//                  max_open, counts: {last segment: n}, aborted: {id: ms}}
+//                 inflight: requests received and neither answered nor closed;
+//                 open: TCP connections open now; aborted: ids of requests
+//                 whose connection closed before their response was complete,
+//                 with Date.now() of that close
+//   /__np/reset   zero total, finished, the maxima, counts and aborted
+
+const http = require('http');
+const { parseArgs, listen } = require('./common');
+
+const o = parseArgs(process.argv.slice(2));
+const st = { inflight: 0, max_inflight: 0, total: 0, finished: 0, open: 0, max_open: 0,
+             counts: {}, aborted: {} };
+const held = new Set();
+
+function reset() {
+  st.total = 0; st.finished = 0; st.counts = {}; st.aborted = {};
+  st.max_inflight = st.inflight; st.max_open = st.open;
+}
+
+function json(res, status, obj) {
+  const body = Buffer.from(JSON.stringify(obj) + '\n');
+  res.writeHead(status, { 'X-Backend': o.name, 'Content-Type': 'application/json',
+                          'Content-Length': body.length });
+  res.end(body);
+}
+
+const server = http.createServer((req, res) => {
+  const u = new URL(req.url, 'http://x');
+  if (u.pathname.startsWith('/__np/')) {
+    req.resume();
+    if (u.pathname === '/__np/reset') reset();
+    else if (u.pathname !== '/__np/stats') { json(res, 404, { error: 'unknown control' }); return; }
+    json(res, 200, Object.assign({ name: o.name }, st));
+    return;
+  }
+  const what = u.pathname.replace(/\/+$/, '').split('/').pop();
+  const id = u.searchParams.get('id') || '';
+  st.total++;
+  st.counts[what] = (st.counts[what] || 0) + 1;
+  st.inflight++;
+  if (st.inflight > st.max_inflight) st.max_inflight = st.inflight;
+  let over = false;
+  const timers = [];
+  const done = (ok) => {
+    if (over) return;
+    over = true;
+    st.inflight--;
+    timers.forEach(clearTimeout);
+    if (ok) st.finished++;
+    else if (id) st.aborted[id] = Date.now();
+  };
+  res.on('finish', () => done(true));
+  res.on('close', () => done(res.writableFinished));
+  req.resume();
+
+  const num = (k, d) => (u.searchParams.has(k) ? Number(u.searchParams.get(k)) : d);
+  switch (what) {
+    case 'fast':
+      json(res, 200, { name: o.name, id, ms: 0, url: req.url });
+      break;
+    case 'slow': {
+      const ms = num('ms', 1000);
+      timers.push(setTimeout(() => json(res, 200, { name: o.name, id, ms, url: req.url }), ms));
+      break;
+    }
+    case 'sse': {
+      const n = num('n', 5);
+      const every = num('every', 200);
+      let i = 0;
+      const tick = () => {
+        if (over) return;
+        if (i === 0) {
+          res.writeHead(200, { 'X-Backend': o.name, 'Content-Type': 'text/event-stream',
+                               'Cache-Control': 'no-cache' });
+        }
+        i++;
+        res.write(`id: ${i}\ndata: ${id} ${i} ${Date.now()}\n\n`);
+        if (i >= n) { res.end(); return; }
+        timers.push(setTimeout(tick, every));
+      };
+      timers.push(setTimeout(tick, num('first', 0)));
+      break;
+    }
+    case 'never':
+      held.add(req.socket);
+      req.socket.on('close', () => held.delete(req.socket));
+      break;
+    case 'diemid': {
+      const head = () => {
+        res.writeHead(200, { 'X-Backend': o.name, 'Content-Type': 'application/octet-stream',
+                             'Content-Length': 1000 });
+        res.write('x'.repeat(100));
+        timers.push(setTimeout(() => req.socket.destroy(), num('pause', 300)));
+      };
+      timers.push(setTimeout(head, num('wait', 0)));
+      break;
+    }
+    default:
+      json(res, 404, { name: o.name, error: 'unknown path', url: req.url });
+  }
+});
+
+server.on('connection', (sock) => {
+  st.open++;
+  if (st.open > st.max_open) st.max_open = st.open;
+  sock.on('close', () => { st.open--; });
+});
+server.keepAliveTimeout = 5000;
+server.headersTimeout = 60000;
+server.requestTimeout = 0;
+server.maxHeadersCount = 0;
+listen(server, o);
