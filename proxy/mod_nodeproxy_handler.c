@@ -76,8 +76,14 @@ static np_outcome_e attempt(request_rec *r, np_request_t *rq,
     for (;;) {
         np_outcome_e out;
         const char *cause = NULL;
+        /* An upgrade gets a connection of its own (it never goes back to
+         * the pool) with a small buffer: an open tunnel does not read
+         * into it. */
         rq->connect_rv = np_conn_acquire(rq->backend, rq->connect_timeout,
-                                         fresh, &rq->conn, &cause, r->pool);
+                                         fresh || rq->websocket,
+                                         rq->websocket ? NP_CONN_UPGRADE_BUFSIZE
+                                                       : 0,
+                                         &rq->conn, &cause, r->pool);
         if (rq->connect_rv != APR_SUCCESS) {
             rq->cause = cause;
             rq->conn = NULL;

@@ -6,6 +6,7 @@
  * Before reuse a connection is checked without blocking; a close that races
  * us anyway is handled by the caller's re-send rule. */
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <apr_strings.h>
 #include <apr_portable.h>
@@ -177,9 +178,24 @@ apr_status_t np_backend_connect(np_backend_t *b, apr_interval_time_t timeout,
     return rv;
 }
 
+static apr_status_t conn_buffer_free(void *data)
+{
+    np_conn_t *c = data;
+    free(c->buf);
+    c->buf = NULL;
+    return APR_SUCCESS;
+}
+
+void np_conn_drop_buffer(np_conn_t *c)
+{
+    free(c->buf);
+    c->buf = NULL;
+    c->bufsize = 0;
+}
+
 static apr_status_t conn_open(np_backend_t *b, apr_interval_time_t timeout,
-                              np_conn_t **out, const char **cause,
-                              apr_pool_t *rp)
+                              apr_size_t bufsize, np_conn_t **out,
+                              const char **cause, apr_pool_t *rp)
 {
     apr_socket_t *sock;
     apr_status_t rv;
@@ -202,15 +218,22 @@ static apr_status_t conn_open(np_backend_t *b, apr_interval_time_t timeout,
     c->backend = b;
     c->pool = p;
     c->sock = sock;
-    c->bufsize = NP_CONN_BUFSIZE;
-    c->buf = apr_palloc(p, c->bufsize);
+    /* malloc'd so that a tunnel can give it back (np_conn_drop_buffer). */
+    c->buf = malloc(bufsize);
+    if (!c->buf) {
+        *cause = "out of memory";
+        apr_pool_destroy(p);
+        return APR_ENOMEM;
+    }
+    c->bufsize = bufsize;
+    apr_pool_cleanup_register(p, c, conn_buffer_free, apr_pool_cleanup_null);
     *out = c;
     return APR_SUCCESS;
 }
 
 apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeout,
-                             int fresh, np_conn_t **out, const char **cause,
-                             apr_pool_t *rp)
+                             int fresh, apr_size_t bufsize, np_conn_t **out,
+                             const char **cause, apr_pool_t *rp)
 {
     apr_time_t now = apr_time_now();
 
@@ -234,7 +257,8 @@ apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeou
         }
         conn_close(c);
     }
-    return conn_open(b, connect_timeout, out, cause, rp);
+    return conn_open(b, connect_timeout, bufsize ? bufsize : NP_CONN_BUFSIZE,
+                     out, cause, rp);
 }
 
 /* The idle list is newest first, so everything from the first expired

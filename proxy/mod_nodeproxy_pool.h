@@ -34,6 +34,8 @@ struct np_conn_t {
 };
 
 #define NP_CONN_BUFSIZE (32 * 1024)
+/* A WebSocket upgrade's connection only reads the 101 head with it. */
+#define NP_CONN_UPGRADE_BUFSIZE (8 * 1024)
 
 /* Config time: forget the previous generation's backends. */
 void np_backends_reset(apr_pool_t *pconf);
@@ -50,10 +52,15 @@ apr_status_t np_backend_connect(np_backend_t *b, apr_interval_time_t timeout,
                                 const char **cause);
 
 /* A connection: a live idle one from the pool (reused=1) unless fresh is
- * set, else a new one. *cause names what failed on error. */
+ * set, else a new one whose read buffer has bufsize bytes (0: the default).
+ * *cause names what failed on error. */
 apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeout,
-                             int fresh, np_conn_t **out, const char **cause,
-                             apr_pool_t *rp);
+                             int fresh, apr_size_t bufsize, np_conn_t **out,
+                             const char **cause, apr_pool_t *rp);
+/* Free the read buffer of a connection that will not need it again (an
+ * open tunnel reads into its pump's stack instead). */
+void np_conn_drop_buffer(np_conn_t *c);
+
 /* Give a connection back: pooled when reusable and keep-alive is on, else
  * closed. */
 void np_conn_release(np_conn_t *c, int reusable);

@@ -112,14 +112,9 @@ void np_reactor_bury(apr_pool_t *pool)
     apr_thread_mutex_unlock(reactor->lock);
 }
 
-void np_reactor_finish_connection(request_rec *r)
+void np_reactor_close_connection(conn_rec *c)
 {
-    conn_rec *c = r->connection;
     apr_socket_t *csd = ap_get_conn_socket(c);
-
-    c->keepalive = AP_CONN_CLOSE;
-    /* Logs the request and frees its pool (pending counts go down there). */
-    ap_process_request_after_handler(r);
     /* The MPM has forgotten this connection (2.4 has no way to give a
      * suspended connection back to it): close it ourselves. */
     if (!ap_start_lingering_close(c)) {
@@ -127,6 +122,15 @@ void np_reactor_finish_connection(request_rec *r)
     }
     c->aborted = 1;
     np_reactor_bury(c->pool);
+}
+
+void np_reactor_finish_connection(request_rec *r)
+{
+    conn_rec *c = r->connection;
+    c->keepalive = AP_CONN_CLOSE;
+    /* Logs the request and frees its pool (pending counts go down there). */
+    ap_process_request_after_handler(r);
+    np_reactor_close_connection(c);
 }
 
 static void sweep(np_reactor_t *re, apr_time_t now)

@@ -60,6 +60,8 @@ void np_reactor_bury(apr_pool_t *pool);
  * would have: logs the request (ap_process_request_after_handler), flushes,
  * closes the socket and buries the connection's pool. */
 void np_reactor_finish_connection(request_rec *r);
+/* The same for a connection whose request is already logged. */
+void np_reactor_close_connection(conn_rec *c);
 
 void np_reactor_register_hooks(apr_pool_t *p);
 

@@ -24,6 +24,7 @@
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_poll.h>
+#include <apr_allocator.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
 #include <httpd.h>
@@ -61,13 +62,17 @@ struct np_tunnel_t {
     apr_pollfd_t cpfd, bpfd;
     apr_int16_t creq, breq;        /* events registered now, 0 = none       */
     apr_bucket_brigade *bb;
-    char *up;                      /* client->backend bytes not yet sent    */
+    /* Bytes read but not yet written: malloc'd only while there are some,
+     * so an idle tunnel holds no buffer (reads go to the pump's stack). */
+    char *up;                      /* client->backend                       */
     apr_size_t up_len, up_off;
-    apr_size_t down_len, down_off; /* backend->client bytes in b->buf       */
+    char *down;                    /* backend->client                       */
+    apr_size_t down_len, down_off;
     int client_eof, backend_eof, backend_shut;
     int done;
     const char *why;
     apr_time_t last_io;
+    apr_time_t opened;
     apr_interval_time_t idle;
 };
 
@@ -81,32 +86,55 @@ static void end(np_tunnel_t *t, const char *why)
     }
 }
 
+/* Keep what a non-blocking write left over, to send when writable. */
+static int keep_rest(char **buf, apr_size_t *len, apr_size_t *off,
+                     const char *data, apr_size_t n)
+{
+    *buf = malloc(n);
+    if (!*buf) {
+        return 0;
+    }
+    memcpy(*buf, data, n);
+    *len = n;
+    *off = 0;
+    return 1;
+}
+
+static void drop(char **buf, apr_size_t *len, apr_size_t *off)
+{
+    free(*buf);
+    *buf = NULL;
+    *len = *off = 0;
+}
+
 /* Client -> backend: read what the client sent (through its filters) and
  * write it to the backend, until either side would block. */
-static int pump_up(np_tunnel_t *t, apr_time_t now)
+static int pump_up(np_tunnel_t *t, apr_time_t now, char *scratch)
 {
     apr_socket_t *bs = t->b->sock;
     int progress = 0;
 
     while (!t->done) {
         apr_status_t rv;
-        apr_size_t n;
+        apr_size_t n, sent;
         apr_bucket *e;
 
-        if (t->up_off < t->up_len) {
+        if (t->up) {
             n = t->up_len - t->up_off;
             rv = apr_socket_send(bs, t->up + t->up_off, &n);
             t->up_off += n;
             progress |= n > 0;
-            if (APR_STATUS_IS_EAGAIN(rv)) {
+            if (t->up_off == t->up_len) {
+                drop(&t->up, &t->up_len, &t->up_off);
+            }
+            else if (APR_STATUS_IS_EAGAIN(rv) || rv == APR_SUCCESS) {
                 return progress;
             }
-            if (rv != APR_SUCCESS) {
+            if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
                 end(t, "backend went away");
             }
             continue;
         }
-        t->up_off = t->up_len = 0;
         if (t->client_eof) {
             if (!t->backend_shut) {
                 /* Half-close: the backend sees the client's FIN and may
@@ -135,69 +163,97 @@ static int pump_up(np_tunnel_t *t, apr_time_t now)
             }
         }
         n = NP_TUNNEL_BUF;
-        apr_brigade_flatten(t->bb, t->up, &n);
+        apr_brigade_flatten(t->bb, scratch, &n);
         apr_brigade_cleanup(t->bb);
-        t->up_len = n;
-        t->up_off = 0;
-        if (n > 0) {
-            t->last_io = now;
-            progress = 1;
+        if (n == 0) {
+            continue;
+        }
+        t->last_io = now;
+        progress = 1;
+        sent = n;
+        rv = apr_socket_send(bs, scratch, &sent);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+            end(t, "backend went away");
+        }
+        else if (sent < n && !keep_rest(&t->up, &t->up_len, &t->up_off,
+                                        scratch + sent, n - sent)) {
+            end(t, "out of memory");
         }
     }
     return progress;
 }
 
+/* Write to the client: straight to its socket, or through mod_ssl. */
+static apr_status_t client_send(np_tunnel_t *t, const char *data,
+                                apr_size_t *n)
+{
+    apr_status_t rv;
+    if (t->tls) {
+        apr_bucket_alloc_t *ba = t->c->bucket_alloc;
+        APR_BRIGADE_INSERT_TAIL(t->bb, apr_bucket_transient_create(data, *n,
+                                                                   ba));
+        APR_BRIGADE_INSERT_TAIL(t->bb, apr_bucket_flush_create(ba));
+        rv = ap_pass_brigade(t->c->output_filters, t->bb);
+        apr_brigade_cleanup(t->bb);
+        if (rv != APR_SUCCESS) {
+            *n = 0;
+        }
+        return rv;
+    }
+    return apr_socket_send(t->csock, data, n);
+}
+
 /* Backend -> client. */
-static int pump_down(np_tunnel_t *t, apr_time_t now)
+static int pump_down(np_tunnel_t *t, apr_time_t now, char *scratch)
 {
     np_conn_t *b = t->b;
     int progress = 0;
 
     while (!t->done) {
         apr_status_t rv;
-        apr_size_t n;
+        apr_size_t n, sent;
 
-        if (t->down_off < t->down_len) {
+        if (t->down) {
             n = t->down_len - t->down_off;
-            if (t->tls) {
-                apr_bucket_alloc_t *ba = t->c->bucket_alloc;
-                APR_BRIGADE_INSERT_TAIL(t->bb, apr_bucket_transient_create(
-                                        b->buf + t->down_off, n, ba));
-                APR_BRIGADE_INSERT_TAIL(t->bb, apr_bucket_flush_create(ba));
-                rv = ap_pass_brigade(t->c->output_filters, t->bb);
-                apr_brigade_cleanup(t->bb);
-            }
-            else {
-                rv = apr_socket_send(t->csock, b->buf + t->down_off, &n);
-            }
+            rv = client_send(t, t->down + t->down_off, &n);
             t->down_off += n;
             progress |= n > 0;
-            if (APR_STATUS_IS_EAGAIN(rv)) {
+            if (t->down_off == t->down_len) {
+                drop(&t->down, &t->down_len, &t->down_off);
+            }
+            else if (APR_STATUS_IS_EAGAIN(rv) || rv == APR_SUCCESS) {
                 return progress;
             }
-            if (rv != APR_SUCCESS) {
+            if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
                 end(t, "client went away");
             }
             continue;
         }
-        t->down_off = t->down_len = 0;
         if (t->backend_eof) {
             /* Everything the backend said has reached the client. */
             end(t, "backend closed");
             return progress;
         }
-        n = b->bufsize;
-        rv = apr_socket_recv(b->sock, b->buf, &n);
-        if (n > 0) {
-            t->down_len = n;
-            t->last_io = now;
-            progress = 1;
+        n = NP_TUNNEL_BUF;
+        rv = apr_socket_recv(b->sock, scratch, &n);
+        if (n == 0) {
+            if (APR_STATUS_IS_EAGAIN(rv)) {
+                return progress;
+            }
+            t->backend_eof = 1;
             continue;
         }
-        if (APR_STATUS_IS_EAGAIN(rv)) {
-            return progress;
+        t->last_io = now;
+        progress = 1;
+        sent = n;
+        rv = client_send(t, scratch, &sent);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+            end(t, "client went away");
         }
-        t->backend_eof = 1;
+        else if (sent < n && !keep_rest(&t->down, &t->down_len, &t->down_off,
+                                        scratch + sent, n - sent)) {
+            end(t, "out of memory");
+        }
     }
     return progress;
 }
@@ -214,11 +270,12 @@ static void pump(np_tunnel_t *t)
 {
     apr_time_t now = apr_time_now();
     apr_int16_t creq = 0, breq = 0;
+    char scratch[NP_TUNNEL_BUF];
     int rounds;
 
     for (rounds = 0; rounds < 64 && !t->done; rounds++) {
-        int moved = pump_up(t, now);
-        moved |= pump_down(t, now);
+        int moved = pump_up(t, now, scratch);
+        moved |= pump_down(t, now, scratch);
         if (!moved) {
             break;
         }
@@ -228,16 +285,16 @@ static void pump(np_tunnel_t *t)
         set_events(t, &t->bpfd, &t->breq, 0);
         return;
     }
-    if (!t->client_eof && t->up_off >= t->up_len) {
+    if (!t->client_eof && !t->up) {
         creq |= APR_POLLIN;
     }
-    if (t->down_off < t->down_len) {
+    if (t->down) {
         creq |= APR_POLLOUT;
     }
     else if (!t->backend_eof) {
         breq |= APR_POLLIN;
     }
-    if (t->up_off < t->up_len) {
+    if (t->up) {
         breq |= APR_POLLOUT;
     }
     set_events(t, &t->cpfd, &t->creq, creq);
@@ -253,11 +310,17 @@ static void counters_closed(void)
     }
 }
 
-static void log_end(np_tunnel_t *t)
+/* The tunnel is over: say why, and let go of its buffers and backend. */
+static void close_tunnel(np_tunnel_t *t)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, t->r, NPLOGNO(00100)
-                  "nodeproxy(%s): WebSocket tunnel closed: %s",
-                  t->b->backend->target->url, t->why);
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, t->c, NPLOGNO(00100)
+                  "nodeproxy(%s): WebSocket tunnel closed after %" APR_TIME_T_FMT
+                  " s: %s", t->b->backend->target->url,
+                  apr_time_sec(apr_time_now() - t->opened), t->why);
+    drop(&t->up, &t->up_len, &t->up_off);
+    drop(&t->down, &t->down_len, &t->down_off);
+    np_conn_release(t->b, 0);
+    counters_closed();
 }
 
 /* ---- as a reactor job (event MPM) ----------------------------------------- */
@@ -267,16 +330,21 @@ static void finish_async(np_tunnel_t *t)
     np_reactor_unlink(&t->job);
     set_events(t, &t->cpfd, &t->creq, 0);
     set_events(t, &t->bpfd, &t->breq, 0);
-    log_end(t);
-    np_conn_release(t->b, 0);
-    counters_closed();
-    np_reactor_finish_connection(t->r);
+    close_tunnel(t);
+    np_reactor_close_connection(t->c);
 }
 
 static void tunnel_adopt(np_job_t *job)
 {
     np_tunnel_t *t = (np_tunnel_t *)job;
     t->ps = job->ps;
+    /* The request is logged now, as opened (101), and its pool freed: an
+     * open tunnel keeps only what it needs (the connection, the backend
+     * socket and this record), not the request. The connection will never
+     * serve another request, so its allocator need not keep freed memory. */
+    apr_allocator_max_free_set(apr_pool_allocator_get(t->c->pool), 1);
+    ap_process_request_after_handler(t->r);
+    t->r = NULL;
     /* Bytes may already wait in the filters or the buffer: pump first. */
     pump(t);
     if (t->done) {
@@ -328,9 +396,7 @@ static int run_in_thread(np_tunnel_t *t)
             set_events(t, &t->bpfd, &t->breq, 0);
         }
     }
-    log_end(t);
-    np_conn_release(t->b, 0);
-    counters_closed();
+    close_tunnel(t);
     return DONE;
 }
 
@@ -365,12 +431,20 @@ int np_tunnel_start(request_rec *r, np_request_t *rq, np_response_t *resp)
     t->csock = ap_get_conn_socket(c);
     t->tls = ap_ssl_conn_is_ssl(c);
     t->bb = apr_brigade_create(c->pool, c->bucket_alloc);
-    t->up = apr_palloc(c->pool, NP_TUNNEL_BUF);
+
     t->idle = NP_PICK(dc->ws_idle_timeout, NP_DEFAULT_WS_IDLE_TIMEOUT);
-    t->last_io = apr_time_now();
-    /* Bytes the backend sent right after its 101 go first. */
-    t->down_off = resp->head.head_len;
-    t->down_len = resp->buffered;
+    t->last_io = t->opened = apr_time_now();
+    /* Bytes the backend sent right after its 101 go first; then the
+     * connection's own read buffer is not needed any more. */
+    if (resp->buffered > resp->head.head_len
+        && !keep_rest(&t->down, &t->down_len, &t->down_off,
+                      t->b->buf + resp->head.head_len,
+                      resp->buffered - resp->head.head_len)) {
+        np_conn_release(t->b, 0);
+        c->aborted = 1;   /* the 101 is out: nothing else can be said */
+        return DONE;
+    }
+    np_conn_drop_buffer(t->b);
 
     t->job.ops = &tunnel_ops;
     t->cpfd.p = c->pool;
