@@ -314,9 +314,9 @@ static void counters_closed(void)
 static void close_tunnel(np_tunnel_t *t)
 {
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, t->c, NPLOGNO(00100)
-                  "nodeproxy(%s): WebSocket tunnel closed after %" APR_TIME_T_FMT
-                  " s: %s", t->b->backend->target->url,
-                  apr_time_sec(apr_time_now() - t->opened), t->why);
+                  "nodeproxy(%s): WebSocket tunnel closed: %s (open %"
+                  APR_TIME_T_FMT " s)", t->b->backend->target->url, t->why,
+                  apr_time_sec(apr_time_now() - t->opened));
     drop(&t->up, &t->up_len, &t->up_off);
     drop(&t->down, &t->down_len, &t->down_off);
     np_conn_release(t->b, 0);
