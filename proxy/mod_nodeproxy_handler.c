@@ -309,7 +309,9 @@ static int np_handler(request_rec *r)
     if ((status = np_request_prepare(r, rq)) != OK) {
         return status;
     }
-    resp = apr_pcalloc(r->pool, sizeof(*resp));
+    /* Not zeroed: it holds 128 header slots; read_head and begin set what
+     * is used. */
+    resp = apr_palloc(r->pool, sizeof(*resp));
     rq->started = apr_time_now();
     if (rq->mapping->target.kind == NP_TARGET_BALANCER) {
         return proxy_balanced(r, rq, resp);
