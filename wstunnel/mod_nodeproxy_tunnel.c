@@ -69,6 +69,7 @@ struct np_tunnel_t {
     char *down;                    /* backend->client                       */
     apr_size_t down_len, down_off;
     int client_eof, backend_eof, backend_shut;
+    int direct_in;                 /* plain client: read its socket itself  */
     int done;
     const char *why;
     apr_time_t last_io;
@@ -144,11 +145,28 @@ static int pump_up(np_tunnel_t *t, apr_time_t now, char *scratch)
             }
             return progress;
         }
+        if (t->direct_in) {
+            /* A plain client whose filters hold nothing more: read its
+             * socket straight into the stack, no buckets. */
+            n = NP_TUNNEL_BUF;
+            rv = apr_socket_recv(t->csock, scratch, &n);
+            if (n == 0) {
+                if (APR_STATUS_IS_EAGAIN(rv)) {
+                    return progress;
+                }
+                t->client_eof = 1;
+                continue;
+            }
+            goto got;
+        }
         rv = ap_get_brigade(t->c->input_filters, t->bb, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, NP_TUNNEL_BUF);
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(t->bb))) {
             apr_brigade_cleanup(t->bb);
+            /* What httpd had buffered after the request head is drained:
+             * from now on a plain client's socket can be read directly. */
+            t->direct_in = !t->tls;
             return progress;
         }
         if (rv != APR_SUCCESS) {
@@ -168,6 +186,7 @@ static int pump_up(np_tunnel_t *t, apr_time_t now, char *scratch)
         if (n == 0) {
             continue;
         }
+got:
         t->last_io = now;
         progress = 1;
         sent = n;
@@ -345,6 +364,12 @@ static void tunnel_adopt(np_job_t *job)
     apr_allocator_max_free_set(apr_pool_allocator_get(t->c->pool), 1);
     ap_process_request_after_handler(t->r);
     t->r = NULL;
+    if (t->tls) {
+        /* mod_ssl's reads and writes use buckets all the time: let the
+         * allocator keep a little, or every record costs a system call. */
+        apr_allocator_max_free_set(apr_pool_allocator_get(t->c->pool),
+                                   32 * 1024);
+    }
     /* Bytes may already wait in the filters or the buffer: pump first. */
     pump(t);
     if (t->done) {
