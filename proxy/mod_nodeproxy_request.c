@@ -252,6 +252,19 @@ static apr_status_t send_all(apr_socket_t *s, struct iovec *v, int n)
     return APR_SUCCESS;
 }
 
+/* Make v[1..n) one chunk: its size line in v[0], its CRLF after it.
+ * Returns the new count. */
+static int frame_chunk(struct iovec *v, int n, apr_off_t total,
+                       char *size_line, apr_size_t size)
+{
+    v[0].iov_len = apr_snprintf(size_line, size, "%" APR_UINT64_T_HEX_FMT
+                                "\r\n", (apr_uint64_t)total);
+    v[0].iov_base = size_line;
+    v[n].iov_base = "\r\n";
+    v[n].iov_len = 2;
+    return n + 1;
+}
+
 /* Send the data buckets of bb, chunk-framed when asked. */
 static apr_status_t send_brigade(np_request_t *rq, apr_bucket_brigade *bb,
                                  int chunked, apr_pool_t *p)
@@ -279,12 +292,7 @@ static apr_status_t send_brigade(np_request_t *rq, apr_bucket_brigade *bb,
         }
         if (n == 65) {   /* flush a full vector */
             if (chunked) {
-                v[0].iov_len = apr_snprintf(size_line, sizeof(size_line),
-                                            "%" APR_UINT64_T_HEX_FMT "\r\n",
-                                            (apr_uint64_t)total);
-                v[0].iov_base = size_line;
-                v[n].iov_base = "\r\n";
-                v[n++].iov_len = 2;
+                n = frame_chunk(v, n, total, size_line, sizeof(size_line));
             }
             if ((rv = send_all(rq->conn->sock, v, n)) != APR_SUCCESS) {
                 return rv;
@@ -300,12 +308,7 @@ static apr_status_t send_brigade(np_request_t *rq, apr_bucket_brigade *bb,
         return APR_SUCCESS;
     }
     if (chunked) {
-        v[0].iov_len = apr_snprintf(size_line, sizeof(size_line),
-                                    "%" APR_UINT64_T_HEX_FMT "\r\n",
-                                    (apr_uint64_t)total);
-        v[0].iov_base = size_line;
-        v[n].iov_base = "\r\n";
-        v[n++].iov_len = 2;
+        n = frame_chunk(v, n, total, size_line, sizeof(size_line));
     }
     return send_all(rq->conn->sock, v, n);
 }

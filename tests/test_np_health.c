@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
+#include "np_test.h"
 #include <apr_general.h>
 #include <apr_strings.h>
 
@@ -13,19 +14,6 @@
 
 #define MAX_ARGS 6
 
-static int setup(void **state)
-{
-    apr_pool_t *p;
-    apr_pool_create(&p, NULL);
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
 
 static int count_args(const char *const *argv)
 {
@@ -321,11 +309,11 @@ static void test_record_counters_reset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_conf_parse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conf_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_ok, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_record_machine, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_record_counters_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conf_parse, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_conf_errors, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_status_ok, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_record_machine, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_record_counters_reset, np_test_pool_setup, np_test_pool_teardown),
     };
     apr_initialize();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,24 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include "np_test.h"
 #include <apr_general.h>
 #include <apr_strings.h>
 
 #include "np_lb.h"
 
-static int setup(void **state)
-{
-    apr_pool_t *p;
-    apr_pool_create(&p, NULL);
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
 
 #define MAXM 128
 
@@ -639,31 +627,31 @@ static void test_hash_known_values(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_method_records, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_none_eligible, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rr_worked_example, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rr_smooth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rr_ineligible, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rr_ineligible_midway, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rr_standby, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lp_worked_example, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lp_rotates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lp_no_cursor, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lp_weight_ties, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lp_busy_member_starved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_p2c_eligibility, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_p2c_avoids_loaded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_p2c_distinct_choices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_p2c_worked_example, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_p2c_many_members, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iphash_stable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iphash_spread, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iphash_remove_one, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iphash_weights, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iphash_null_client, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mark_eligible, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mark_eligible_flag_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hash_known_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_method_records, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_none_eligible, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_rr_worked_example, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_rr_smooth, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_rr_ineligible, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_rr_ineligible_midway, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_rr_standby, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_lp_worked_example, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_lp_rotates, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_lp_no_cursor, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_lp_weight_ties, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_lp_busy_member_starved, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_p2c_eligibility, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_p2c_avoids_loaded, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_p2c_distinct_choices, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_p2c_worked_example, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_p2c_many_members, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_iphash_stable, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_iphash_spread, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_iphash_remove_one, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_iphash_weights, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_iphash_null_client, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_mark_eligible, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_mark_eligible_flag_values, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_hash_known_values, np_test_pool_setup, np_test_pool_teardown),
     };
     int rc;
     apr_initialize();

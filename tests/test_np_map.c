@@ -6,24 +6,12 @@
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
+#include "np_test.h"
 #include <apr_general.h>
 #include <apr_strings.h>
 
 #include "np_map.h"
 
-static int setup(void **state)
-{
-    apr_pool_t *p;
-    apr_pool_create(&p, NULL);
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
 
 static const struct {
     const char *in;
@@ -208,12 +196,12 @@ static void test_backend_uri(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_targets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prefix_boundaries, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_longest_wins_any_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backend_uri, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_targets, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_keys, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_paths, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_prefix_boundaries, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_longest_wins_any_order, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_backend_uri, np_test_pool_setup, np_test_pool_teardown),
     };
     apr_initialize();
     return cmocka_run_group_tests(tests, NULL, NULL);

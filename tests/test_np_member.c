@@ -6,24 +6,12 @@
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
+#include "np_test.h"
 #include <apr_general.h>
 #include <apr_strings.h>
 
 #include "np_member.h"
 
-static int setup(void **state)
-{
-    apr_pool_t *p;
-    apr_pool_create(&p, NULL);
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
 
 #define MAXARGS 6
 
@@ -234,10 +222,10 @@ static void test_method(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_port_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_now, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_method, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lines, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_port_range, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_now, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_method, np_test_pool_setup, np_test_pool_teardown),
     };
     int rc;
     apr_initialize();

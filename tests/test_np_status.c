@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "np_test.h"
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
@@ -18,19 +19,6 @@
 
 #include "np_status.h"
 
-static int setup(void **state)
-{
-    apr_pool_t *p;
-    apr_pool_create(&p, NULL);
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
 
 /* --- the snapshot: balancer "app" (3 members, all states), "api" (1) ------- */
 
@@ -957,18 +945,18 @@ int main(void)
         cmocka_unit_test(test_hist_bounds),
         cmocka_unit_test(test_hist_bucket),
         cmocka_unit_test(test_state_names),
-        cmocka_unit_test_setup_teardown(test_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_json_escaping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_json_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prometheus, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prometheus_escaping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prometheus_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prom_checker, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_html, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_html_refresh, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_html_escaping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_html_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_html_durations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_json_escaping, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_json_empty, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_prometheus, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_prometheus_escaping, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_prometheus_empty, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_prom_checker, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_html, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_html_refresh, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_html_escaping, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_html_empty, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_html_durations, np_test_pool_setup, np_test_pool_teardown),
     };
     int rc;
     apr_initialize();

@@ -6,25 +6,13 @@
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
+#include "np_test.h"
 #include <apr_general.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "np_sticky.h"
 
-static int setup(void **state)
-{
-    apr_pool_t *p;
-    apr_pool_create(&p, NULL);
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
 
 static void test_route_id(void **state)
 {
@@ -183,11 +171,11 @@ static void test_check_route(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_route_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cookie_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_cookie, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_name, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_id, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_cookie_get, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_set_cookie, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_check_name, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_check_route, np_test_pool_setup, np_test_pool_teardown),
     };
     int rc;
     apr_initialize();
