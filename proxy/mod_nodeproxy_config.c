@@ -354,7 +354,7 @@ const command_rec np_cmds[] = {
         "for this long (300s; 0 = never)"),
     AP_INIT_TAKE1("NodeAsyncDelay", cmd_async_delay, NULL,
         RSRC_CONF | ACCESS_CONF, "DURATION | off - a response Node has not "
-        "started (or paused) this long waits without a worker thread (5ms)"),
+        "started (or paused) this long waits without a worker thread (50ms)"),
     AP_INIT_RAW_ARGS("<NodeBalancer", np_balancer_section, NULL, RSRC_CONF,
         "<NodeBalancer NAME> ... </NodeBalancer> - a pool of app processes, "
         "used as balancer://NAME"),

@@ -202,9 +202,12 @@ static apr_status_t read_more(request_rec *r, np_request_t *rq,
     }
     *len = want;
     if (may_suspend) {
-        /* A body that keeps flowing never suspends: only a pause longer
-         * than NodeAsyncDelay does. */
-        apr_socket_timeout_set(c->sock, rq->async_delay);
+        /* A body that keeps flowing never suspends: only a pause does,
+         * longer than NodeAsyncDelay but at most NP_ASYNC_BODY_PAUSE (a
+         * stream of events must not hold a worker for each pause). */
+        apr_socket_timeout_set(c->sock, rq->async_delay < NP_ASYNC_BODY_PAUSE
+                                        ? rq->async_delay
+                                        : NP_ASYNC_BODY_PAUSE);
         rv = apr_socket_recv(c->sock, c->buf, len);
         if (*len == 0 && (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv))) {
             return APR_EAGAIN;
