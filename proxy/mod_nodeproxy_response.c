@@ -96,6 +96,22 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
 
 /* Copy the backend's headers to the client response, minus hop-by-hop
  * ones, with reverse rewriting when asked. */
+/* Is header h the one named lit? Lengths first: that settles most. */
+#define NP_IS(h, lit) ((h)->name_len == sizeof(lit) - 1 \
+                       && strncasecmp((h)->name, lit, sizeof(lit) - 1) == 0)
+
+static void reverse_setup(request_rec *r, np_request_t *rq, np_reverse_t *rv)
+{
+    const char *host = apr_table_get(r->headers_in, "Host");
+    /* The address the request went to: for a balancer, the member. */
+    rv->backend_authority = rq->backend->target->authority;
+    rv->target_path = rq->mapping->target.path;
+    rv->mapped_path = rq->mapping->path;
+    rv->client_scheme = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
+    rv->client_host = host ? host : r->hostname;
+    rv->preserve_host = rq->preserve_host;
+}
+
 void np_response_copy_headers(request_rec *r, np_request_t *rq,
                               np_response_t *resp)
 {
@@ -103,43 +119,38 @@ void np_response_copy_headers(request_rec *r, np_request_t *rq,
     apr_size_t conn_len = 0;
     const char *conn = np_http1_header(h, "Connection", &conn_len);
     np_reverse_t rv;
-    int i;
+    int i, rv_ready = 0;
 
     if (conn) {
         conn = apr_pstrmemdup(r->pool, conn, conn_len);
     }
-    if (rq->reverse) {
-        const char *host = apr_table_get(r->headers_in, "Host");
-        /* The address the request went to: for a balancer, the member. */
-        rv.backend_authority = rq->backend->target->authority;
-        rv.target_path = rq->mapping->target.path;
-        rv.mapped_path = rq->mapping->path;
-        rv.client_scheme = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
-        rv.client_host = host ? host : r->hostname;
-        rv.preserve_host = rq->preserve_host;
-    }
     for (i = 0; i < h->nheaders; i++) {
-        const char *name = apr_pstrmemdup(r->pool, h->headers[i].name,
-                                          h->headers[i].name_len);
-        const char *value = apr_pstrmemdup(r->pool, h->headers[i].value,
-                                           h->headers[i].value_len);
-        if (strcasecmp(name, "Content-Length") == 0) {
+        const np_header_t *hd = &h->headers[i];
+        const char *name, *value;
+        if (NP_IS(hd, "Content-Length")) {
             continue;   /* set from the framing decision */
         }
+        name = apr_pstrmemdup(r->pool, hd->name, hd->name_len);
         if (np_response_header_dropped(name, conn)) {
             continue;
         }
-        if (strcasecmp(name, "Content-Type") == 0) {
+        value = apr_pstrmemdup(r->pool, hd->value, hd->value_len);
+        if (NP_IS(hd, "Content-Type")) {
             ap_set_content_type(r, value);
             continue;
         }
-        if (rq->reverse && rv.client_host) {
-            if (strcasecmp(name, "Location") == 0
-                || strcasecmp(name, "Content-Location") == 0
-                || strcasecmp(name, "URI") == 0) {
+        if (rq->reverse) {
+            int url = NP_IS(hd, "Location") || NP_IS(hd, "Content-Location")
+                      || NP_IS(hd, "URI");
+            int cookie = !url && NP_IS(hd, "Set-Cookie");
+            if ((url || cookie) && !rv_ready) {
+                reverse_setup(r, rq, &rv);
+                rv_ready = 1;
+            }
+            if (url && rv.client_host) {
                 value = np_reverse_url(r->pool, &rv, value);
             }
-            else if (strcasecmp(name, "Set-Cookie") == 0) {
+            else if (cookie && rv.client_host) {
                 value = np_reverse_cookie_path(r->pool, &rv, value);
             }
         }

@@ -16,36 +16,49 @@ static int ascii_ieqn(const char *a, apr_size_t alen, const char *b)
     return strlen(b) == alen && apr_cstr_casecmpn(a, b, alen) == 0;
 }
 
-static int name_in_list(const char *name, const char *const *list)
+/* A name with its length: most names are told apart by length alone. */
+typedef struct {
+    const char *s;
+    apr_size_t n;
+} np_name_t;
+
+#define NP_NAME(lit) { lit, sizeof(lit) - 1 }
+
+static int name_in_list(const char *name, const np_name_t *list)
 {
+    apr_size_t len;
     if (name == NULL) {
         return 0;
     }
-    for (; *list != NULL; list++) {
-        if (ascii_ieq(name, *list)) {
+    len = strlen(name);
+    for (; list->s != NULL; list++) {
+        if (list->n == len && apr_cstr_casecmpn(name, list->s, len) == 0) {
             return 1;
         }
     }
     return 0;
 }
 
-static const char *const hop_by_hop[] = {
-    "Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding",
-    "Upgrade", "Proxy-Connection", "Proxy-Authorization",
-    "Proxy-Authenticate", NULL
+static const np_name_t hop_by_hop[] = {
+    NP_NAME("Connection"), NP_NAME("Keep-Alive"), NP_NAME("TE"),
+    NP_NAME("Trailer"), NP_NAME("Transfer-Encoding"), NP_NAME("Upgrade"),
+    NP_NAME("Proxy-Connection"), NP_NAME("Proxy-Authorization"),
+    NP_NAME("Proxy-Authenticate"), { NULL, 0 }
 };
 
-static const char *const forwarded[] = {
-    "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
-    "X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded", NULL
+static const np_name_t forwarded[] = {
+    NP_NAME("X-Forwarded-For"), NP_NAME("X-Forwarded-Proto"),
+    NP_NAME("X-Forwarded-Host"), NP_NAME("X-Forwarded-Port"),
+    NP_NAME("X-Forwarded-Prefix"), NP_NAME("Forwarded"), { NULL, 0 }
 };
 
-static const char *const framing[] = {
-    "Content-Length", "Transfer-Encoding", NULL
+static const np_name_t framing[] = {
+    NP_NAME("Content-Length"), NP_NAME("Transfer-Encoding"), { NULL, 0 }
 };
 
-static const char *const idempotent[] = {
-    "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", NULL
+static const np_name_t idempotent[] = {
+    NP_NAME("GET"), NP_NAME("HEAD"), NP_NAME("OPTIONS"), NP_NAME("TRACE"),
+    NP_NAME("PUT"), NP_NAME("DELETE"), { NULL, 0 }
 };
 
 int np_header_is_hop_by_hop(const char *name)
@@ -127,13 +140,14 @@ int np_response_header_dropped(const char *name, const char *conn)
 
 int np_method_idempotent(const char *method)
 {
-    const char *const *m;
+    const np_name_t *m;
 
     if (method == NULL) {
         return 0;
     }
-    for (m = idempotent; *m != NULL; m++) {
-        if (strcmp(method, *m) == 0) {
+    /* Method names are case-sensitive (RFC 9110 9.1). */
+    for (m = idempotent; m->s != NULL; m++) {
+        if (strcmp(method, m->s) == 0) {
             return 1;
         }
     }
