@@ -1,8 +1,9 @@
 /* Glue: the request path, designed once:
- *   mapping (translate_name) -> target -> pooled connection -> send ->
- *   relay the response.
- * Picking a balancer member and the WebSocket hand-over plug in at the
- * marked places. */
+ *   mapping (translate_name) -> target (proxy_single, or proxy_balanced
+ *   picking a member) -> pooled connection -> send (attempt) -> relay the
+ *   response (respond), or on a 101 hand both sockets to the tunnel
+ *   (wstunnel/), or when Node keeps us waiting suspend the request
+ *   (mod_nodeproxy_async.c). */
 #include <string.h>
 #include <apr_strings.h>
 #include <httpd.h>

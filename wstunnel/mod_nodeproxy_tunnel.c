@@ -5,14 +5,16 @@
  * the module finishes it. So after the backend's 101 the request is parked
  * here: one reactor thread per child polls both sockets of every tunnel and
  * moves the bytes itself (they are few: WebSocket traffic is small and
- * bursty), and finishes the request and the connection when a side closes
- * or the tunnel has been idle for NodeWebSocketIdleTimeout.
+ * bursty). The request is logged and freed when the tunnel opens; the
+ * connection is closed when a side closes or the tunnel has been idle for
+ * NodeWebSocketIdleTimeout.
  *
  * The tunnel is a job of the per-child reactor (proxy/mod_nodeproxy_reactor.h),
  * handed over once the worker thread has let go of the connection.
  *
  * Client-side reads go through the connection's input filters (mod_ssl for
- * wss, and bytes httpd already buffered after the request head). Writes to
+ * wss, and bytes httpd already buffered after the request head); once those
+ * are drained, a plain client's socket is read directly. Writes to
  * a plain client go straight to its socket, non-blocking, with POLLOUT flow
  * control; writes to a TLS client go through mod_ssl with a flush, which
  * may wait (up to Timeout) when that client does not read.
