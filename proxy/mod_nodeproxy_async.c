@@ -6,10 +6,10 @@
  * worker picks the request up (ap_mpm_register_timed_callback) and relays
  * what is there, suspending again while the body is still trickling.
  *
- * Apache 2.4 has no way to give a suspended connection back to the MPM, so
- * a connection whose response went async is closed after that response
- * (Connection: close). Responses that come within NodeAsyncDelay keep the
- * synchronous path and keep-alive. */
+ * Apache 2.4 has no way to give a suspended connection back to the MPM:
+ * once the response is complete, mod_nodeproxy_keepalive.c keeps the
+ * connection alive itself. Responses that come within NodeAsyncDelay keep
+ * the synchronous path and pay no hand-off. */
 #include <errno.h>
 #include <sys/socket.h>
 #include <apr_strings.h>
@@ -37,8 +37,10 @@ typedef struct {
     np_request_t *rq;
     np_response_t *resp;
     int in_body;                  /* the head has been relayed              */
+    int want_write;               /* waiting for the client, not for Node   */
     int suspended;                /* the MPM has let go of the connection   */
     int watch_client;
+    int waits;                    /* times it waited without a thread     */
     apr_pollfd_t bpfd, cpfd;
     apr_int16_t breq, creq;
     np_wake_e why;
@@ -67,6 +69,11 @@ static void wake(np_async_t *a, np_wake_e why)
 static void async_adopt(np_job_t *job)
 {
     np_async_t *a = (np_async_t *)job;
+    if (a->want_write) {
+        /* Node waits meanwhile: what it sends stays in its socket. */
+        np_reactor_watch(job->ps, &a->cpfd, &a->creq, APR_POLLOUT);
+        return;
+    }
     np_reactor_watch(job->ps, &a->bpfd, &a->breq, APR_POLLIN);
     if (a->watch_client) {
         np_reactor_watch(job->ps, &a->cpfd, &a->creq, APR_POLLIN);
@@ -76,6 +83,10 @@ static void async_adopt(np_job_t *job)
 static void async_ready(np_job_t *job, const apr_pollfd_t *pfd)
 {
     np_async_t *a = (np_async_t *)job;
+    if (a->want_write) {
+        wake(a, NP_WAKE_READY);   /* writable, or gone: the write tells */
+        return;
+    }
     if (pfd->desc.s == a->cpfd.desc.s) {
         /* The client said something while we wait: gone (EOF, reset), or a
          * pipelined request, which is left for later. */
@@ -122,22 +133,25 @@ int np_async_wait(request_rec *r, np_request_t *rq, np_response_t *resp,
         a->bpfd.client_data = a->cpfd.client_data = a;
         a->cpfd.desc.s = ap_get_conn_socket(c);
         rq->async = a;
-        /* The MPM cannot take this connection back: it ends with this
-         * response (said in the headers when they are still to come). */
-        c->keepalive = AP_CONN_CLOSE;
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                       "nodeproxy(%s): waiting for the %s without a thread",
                       rq->backend->target->url,
                       in_body ? "rest of the body" : "response");
     }
     a->in_body = in_body;
+    a->want_write = resp->want_write;
+    a->waits++;
     a->bpfd.desc.s = rq->conn->sock;
-    a->job.deadline = apr_time_now() + rq->timeout;
+    /* A client that takes nothing for Timeout is gone, as the core would
+     * decide on a blocking write. */
+    a->job.deadline = apr_time_now()
+                      + (a->want_write ? c->base_server->timeout : rq->timeout);
     if (!a->suspended) {
         a->suspended = 1;
         np_reactor_suspend(c, &a->job);
     }
     else {
+        np_reactor_leave(c);
         np_reactor_add(&a->job);
     }
     return SUSPENDED;
@@ -146,6 +160,9 @@ int np_async_wait(request_rec *r, np_request_t *rq, np_response_t *resp,
 static void finish(np_async_t *a)
 {
     np_proxy_set_notes(a->r, a->rq);
+    /* For the access log: this request waited without a thread, n times. */
+    apr_table_setn(a->r->notes, "nodeproxy-async",
+                   apr_itoa(a->r->pool, a->waits));
     np_reactor_finish_connection(a->r);
 }
 
@@ -157,10 +174,23 @@ static void resume(void *baton)
     np_request_t *rq = a->rq;
     int status;
 
+    np_reactor_enter(r->connection);
     if (a->why == NP_WAKE_CLIENT_GONE) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00110)
                       "nodeproxy(%s): client went away while the backend was "
                       "still answering", rq->backend->target->url);
+        np_conn_release(rq->conn, 0);
+        rq->conn = NULL;
+        r->connection->aborted = 1;
+        finish(a);
+        return;
+    }
+    if (a->why == NP_WAKE_TIMEOUT && a->want_write) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NPLOGNO(00111)
+                      "nodeproxy(%s): the client took nothing for %" APR_TIME_T_FMT
+                      " s (Timeout); response cut off",
+                      rq->backend->target->url,
+                      apr_time_sec(r->connection->base_server->timeout));
         np_conn_release(rq->conn, 0);
         rq->conn = NULL;
         r->connection->aborted = 1;

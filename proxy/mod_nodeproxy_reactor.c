@@ -11,10 +11,13 @@
 #include <http_request.h>
 #include <ap_mpm.h>
 #include <mpm_common.h>
+#include <scoreboard.h>
+#include <unistd.h>
 
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_reactor.h"
+#include "mod_nodeproxy_keepalive.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -36,6 +39,55 @@ typedef struct {
 } np_reactor_t;
 
 static np_reactor_t *reactor;      /* per child; NULL: nothing suspends     */
+
+/* A connection the MPM has let go of has no scoreboard handle (c->sbh
+ * NULL). While a worker carries it on, it gets back the one the MPM gave it,
+ * pointed at this worker's scoreboard slot, as the MPM does when it hands a
+ * connection to a thread: mod_status shows the request, and the error log
+ * says "[client ...]". The slot of this thread is looked up once. */
+#define NP_SBH_KEY "nodeproxy-sbh"
+static __thread int thread_child = -1, thread_slot = -1, thread_looked;
+
+static int find_thread_slot(void)
+{
+    if (!thread_looked) {
+        int limit_d = 0, limit_t = 0, i, j;
+        apr_os_thread_t self = apr_os_thread_current();
+        pid_t pid = getpid();
+        thread_looked = 1;
+        ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit_d);
+        ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &limit_t);
+        for (i = 0; i < limit_d && thread_slot < 0; i++) {
+            if (ap_get_scoreboard_process(i)->pid != pid) {
+                continue;
+            }
+            for (j = 0; j < limit_t; j++) {
+                worker_score *ws = ap_get_scoreboard_worker_from_indexes(i, j);
+                if (ws->pid == pid && apr_os_thread_equal(ws->tid, self)) {
+                    thread_child = i;
+                    thread_slot = j;
+                    break;
+                }
+            }
+        }
+    }
+    return thread_slot >= 0;
+}
+
+void np_reactor_enter(conn_rec *c)
+{
+    void *sbh = NULL;
+    apr_pool_userdata_get(&sbh, NP_SBH_KEY, c->pool);
+    if (sbh && find_thread_slot()) {
+        ap_update_sb_handle(sbh, thread_child, thread_slot);
+        c->sbh = sbh;
+    }
+}
+
+void np_reactor_leave(conn_rec *c)
+{
+    c->sbh = NULL;
+}
 
 int np_reactor_can_suspend(conn_rec *c)
 {
@@ -121,26 +173,43 @@ void np_reactor_close_connection(conn_rec *c)
         apr_socket_close(csd);
     }
     c->aborted = 1;
+    /* The MPM counted c as suspended; its cleanup of c->pool uncounts it
+     * by the state it finds (LINGER would uncount a lingering close that
+     * never was). */
+    if (c->cs) {
+        c->cs->state = CONN_STATE_SUSPENDED;
+    }
+    np_reactor_leave(c);
     np_reactor_bury(c->pool);
 }
 
 void np_reactor_finish_connection(request_rec *r)
 {
     conn_rec *c = r->connection;
-    c->keepalive = AP_CONN_CLOSE;
     /* Logs the request and frees its pool (pending counts go down there). */
     ap_process_request_after_handler(r);
-    np_reactor_close_connection(c);
+    np_keepalive_continue(c);
+}
+
+int np_reactor_stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
+           && state == AP_MPMQ_STOPPING;
 }
 
 static void sweep(np_reactor_t *re, apr_time_t now)
 {
     np_job_t *job = re->live, *next;
     np_grave_t *ready = NULL, **gp;
+    /* A stopping child closes its idle keep-alive connections at once, as
+     * the MPM does with its own. */
+    int stopping = np_reactor_stopping();
 
     for (; job; job = next) {
         next = job->next;
-        if (job->deadline && now >= job->deadline) {
+        if (job->deadline && (now >= job->deadline
+                              || (stopping && job->idle))) {
             job->deadline = 0;
             job->ops->expired(job);
         }
@@ -214,15 +283,30 @@ void np_reactor_suspend(conn_rec *c, np_job_t *job)
     ap_set_module_config(c->conn_config, &nodeproxy_module, job);
 }
 
-/* The worker has let go of the connection: the reactor takes the job. */
-static void np_suspend_connection(conn_rec *c, request_rec *r)
+void np_reactor_take_suspended(conn_rec *c)
 {
     np_job_t *job = ap_get_module_config(c->conn_config, &nodeproxy_module);
     if (!job || !reactor) {
         return;
     }
     ap_set_module_config(c->conn_config, &nodeproxy_module, NULL);
+    if (c->sbh) {
+        /* Still the MPM's (the suspend hook runs before it drops it). */
+        void *had = NULL;
+        apr_pool_userdata_get(&had, NP_SBH_KEY, c->pool);
+        if (!had) {
+            apr_pool_userdata_setn(c->sbh, NP_SBH_KEY, NULL, c->pool);
+        }
+    }
+    np_reactor_leave(c);
     np_reactor_add(job);
+}
+
+/* The worker has let go of the connection: the reactor takes the job. */
+static void np_suspend_connection(conn_rec *c, request_rec *r)
+{
+    (void)r;
+    np_reactor_take_suspended(c);
 }
 
 static apr_status_t reactor_stop(void *data)

@@ -30,6 +30,7 @@ struct np_job_t {
     apr_time_t deadline;          /* 0: none                              */
     np_job_t *prev, *next;        /* the reactor's list of live jobs      */
     int live;
+    int idle;                     /* expire it at once when the child stops */
 };
 
 /* Can requests on c be suspended (event MPM, reactor running, a plain
@@ -39,6 +40,20 @@ int np_reactor_can_suspend(conn_rec *c);
 /* From the handler, before it returns SUSPENDED: the job is taken over in
  * the MPM's suspend_connection hook, once the worker has let go of c. */
 void np_reactor_suspend(conn_rec *c, np_job_t *job);
+
+/* After ap_run_process_connection() left c SUSPENDED outside the MPM (on a
+ * connection we keep alive ourselves): hand the job the handler set aside
+ * to the reactor, as the MPM's suspend_connection hook would have. */
+void np_reactor_take_suspended(conn_rec *c);
+
+/* On an MPM worker that carries on a connection the MPM has let go of
+ * (a resumed request, our keep-alive): lend c this worker's scoreboard
+ * handle; take it back before c goes to the reactor again. */
+void np_reactor_enter(conn_rec *c);
+void np_reactor_leave(conn_rec *c);
+
+/* Is this child on its way out (graceful stop or restart)? */
+int np_reactor_stopping(void);
 
 /* From any thread: (re)hand a job to the reactor. */
 void np_reactor_add(np_job_t *job);
@@ -56,11 +71,12 @@ void np_reactor_watch(apr_pollset_t *ps, apr_pollfd_t *pfd, apr_int16_t *cur,
  * that touched it last is still on its way out. */
 void np_reactor_bury(apr_pool_t *pool);
 
-/* Close and release a suspended request's connection the way the MPM
- * would have: logs the request (ap_process_request_after_handler), flushes,
- * closes the socket and buries the connection's pool. */
+/* On an MPM worker, when a suspended request is complete: log it and free
+ * it (ap_process_request_after_handler), then keep the connection alive
+ * (mod_nodeproxy_keepalive.c) or close it. */
 void np_reactor_finish_connection(request_rec *r);
-/* The same for a connection whose request is already logged. */
+/* Close and release a connection the MPM has let go of, the way the MPM
+ * would have: flushes, closes the socket, buries the connection's pool. */
 void np_reactor_close_connection(conn_rec *c);
 
 void np_reactor_register_hooks(apr_pool_t *p);

@@ -77,6 +77,7 @@ typedef struct np_response_t {
     apr_size_t data_off;     /* unrelayed bytes: conn->buf[data_off..+avail] */
     apr_size_t avail;
     apr_bucket_brigade *bb;
+    int want_write;          /* suspended until the client can take more */
 } np_response_t;
 np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
                                    np_response_t *resp);
@@ -85,7 +86,12 @@ int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp);
 /* Relay body bytes. OK: the response is over (complete, cut off by the
  * backend, or the client left; the connection is released either way).
  * SUSPENDED (only when may_suspend): the backend has nothing more for now
- * and what the client has was flushed: call again when it is readable. */
+ * and what the client has was flushed: call again when the backend is
+ * readable; or, with resp->want_write, the client is not taking what it
+ * was given (writes do not block then): call again when it is writable. */
+/* Write what the core output filter holds, without blocking; 0 when the
+ * client is gone. c->data_in_output_filters says whether some is left. */
+int np_write_pending(conn_rec *c);
 int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
                      int may_suspend);
 /* A suspended response whose backend stayed silent past NodeTimeout. */

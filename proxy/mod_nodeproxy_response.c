@@ -179,6 +179,32 @@ static apr_status_t pass(request_rec *r, apr_bucket_brigade *bb,
     }
 }
 
+/* Write what the core output filter holds without blocking (the event
+ * MPM's write completion does the same): 0 when the client is gone. */
+int np_write_pending(conn_rec *c)
+{
+    ap_filter_t *core = c->output_filters;
+    while (core->next) {
+        core = core->next;
+    }
+    return core->frec->filter_func.out_func(core, NULL) == APR_SUCCESS;
+}
+
+/* After a pass on the async path: has the client fallen behind? Then the
+ * relay waits (without a thread) until it can write again, rather than
+ * let the core block on it. */
+static int client_behind(conn_rec *c, np_response_t *resp)
+{
+    if (!c->data_in_output_filters) {
+        return 0;
+    }
+    if (!np_write_pending(c)) {
+        return -1;
+    }
+    resp->want_write = c->data_in_output_filters;
+    return resp->want_write;
+}
+
 /* End a response the backend broke off: the client must see it truncated
  * (no last chunk, connection closed), never a clean end. */
 static void end_broken(request_rec *r, apr_bucket_brigade *bb)
@@ -285,6 +311,15 @@ int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
     const char *err = NULL;
     apr_status_t rv;
 
+    if (resp->want_write) {
+        if (!np_write_pending(r->connection)) {
+            goto client_gone;
+        }
+        if (r->connection->data_in_output_filters) {
+            return SUSPENDED;   /* still behind */
+        }
+        resp->want_write = 0;
+    }
     while (!done) {
         /* Hand over what is in the buffer. */
         while (resp->avail > 0 && !done) {
@@ -310,6 +345,15 @@ int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
             resp->avail -= used;
             if (span_len && pass(r, bb, span, span_len, 0) != APR_SUCCESS) {
                 goto client_gone;
+            }
+            if (may_suspend && !done) {
+                int behind = client_behind(r->connection, resp);
+                if (behind < 0) {
+                    goto client_gone;
+                }
+                if (behind) {
+                    return SUSPENDED;
+                }
             }
         }
         if (done) {

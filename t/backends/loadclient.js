@@ -18,6 +18,10 @@
 //                 keep-alive; the connection is closed after the response anyway)
 //   timeout_ms    per request (default 30000): destroyed after that, error 'timeout'
 //   hard_ms       the whole run (default 120000): what is left is reported as 'hard timeout'
+//   per_conn      k: keep-alive lanes instead: requests i*k..i*k+k-1 go one
+//                 after another over one kept-alive connection (an Agent with
+//                 keepAlive and one socket per lane); `sockets` in the answer
+//                 counts the connections used (distinct local ports)
 //   records       1: include every request's record in the answer
 //
 // Prints one JSON line when every request has ended:
@@ -73,6 +77,14 @@ function checkBody(rec, body) {
   try { return JSON.parse(body).id === rec.id; } catch (e) { return false; }
 }
 
+const lanes = new Map();
+function agentFor(i, mod) {
+  if (!plan.per_conn) return false;
+  const lane = Math.floor(i / plan.per_conn);
+  if (!lanes.has(lane)) lanes.set(lane, new mod.Agent({ keepAlive: true, maxSockets: 1 }));
+  return lanes.get(lane);
+}
+
 function one(i) {
   const url = plan.url.split('{i}').join(String(i));
   const rec = { i, id: idOf(url), issue: now(), connect: null, head: null, end: null,
@@ -92,7 +104,7 @@ function one(i) {
     pump();
   };
   const req = mod.request(url, {
-    agent: false,
+    agent: agentFor(i, mod),
     // keep-alive asked for (the socket is still closed after the response:
     // agent false), so that the server's Connection header tells whether it
     // chose to close (an async response does) or to keep the connection
@@ -128,6 +140,8 @@ function one(i) {
     res.on('error', (e) => finish(e.code || e.message));
   });
   req.on('socket', (s) => {
+    const seen = () => { rec.lport = s.localPort; };
+    if (s.localPort) seen(); else s.once('connect', seen);
     const onConnect = () => { rec.connect = now(); };
     if (url.startsWith('https:')) s.once('secureConnect', onConnect);
     else s.once('connect', onConnect);
@@ -145,7 +159,7 @@ function pump() {
 function report() {
   if (finished) return;
   finished = true;
-  const out = { n, ok: 0, statuses: {}, errors: {}, bad_body: 0, conn_close: 0, backends: {}, t0 };
+  const out = { n, ok: 0, statuses: {}, errors: {}, bad_body: 0, conn_close: 0, sockets: 0, backends: {}, t0 };
   let wallEnd = t0;
   const dur = [];
   let maxIssue = 0;
@@ -176,6 +190,7 @@ function report() {
       }
     }
   }
+  out.sockets = new Set(recs.filter((r) => r && r.lport).map((r) => r.lport)).size;
   dur.sort((a, b) => a - b);
   const r2 = (x) => Math.round(x * 10) / 10;
   out.wall_ms = r2(wallEnd - t0);

@@ -10,6 +10,10 @@
 //                             first after F ms (default 0), then one every M
 //                             ms (default 200); event i is
 //                             `id: i\ndata: X i T\n\n` (T: Date.now() when sent)
+//   .../big?ms=W&size=N&pieces=P&every=M&id=X
+//                             after W ms (default 0), 200 with Content-Length N
+//                             (default 1 MiB): "X:" then 'x' up to N bytes, in
+//                             P writes (default 1) M ms apart (default 0)
 //   .../never                 reads the request, never answers
 //   .../diemid?wait=W&pause=P head (Content-Length: 1000) after W ms (default
 //                             0) with the first 100 bytes, then P ms later
@@ -98,6 +102,29 @@ const server = http.createServer((req, res) => {
         timers.push(setTimeout(tick, every));
       };
       timers.push(setTimeout(tick, num('first', 0)));
+      break;
+    }
+    case 'big': {
+      const size = num('size', 1 << 20);
+      const pieces = Math.max(1, num('pieces', 1));
+      const body = Buffer.alloc(size, 'x');
+      body.write(`${id}:`.slice(0, size));
+      const step = Math.ceil(size / pieces);
+      let off = 0;
+      const more = () => {
+        if (over) return;
+        if (off === 0) {
+          res.writeHead(200, { 'X-Backend': o.name, 'Content-Type': 'application/octet-stream',
+                               'Content-Length': size });
+        }
+        const end = Math.min(size, off + step);
+        const last = end >= size;
+        if (last) res.end(body.subarray(off, end));
+        else res.write(body.subarray(off, end));
+        off = end;
+        if (!last) timers.push(setTimeout(more, num('every', 0)));
+      };
+      timers.push(setTimeout(more, num('ms', 0)));
       break;
     }
     case 'never':

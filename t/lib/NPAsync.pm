@@ -307,7 +307,7 @@ DocumentRoot "$htdocs"
 <Directory />
     Require all granted
 </Directory>
-CustomLog "$dir/access_log" "%>s \\"%r\\" member=%{nodeproxy-member}n upstream_ms=%{nodeproxy-upstream-ms}n attempts=%{nodeproxy-attempts}n"
+CustomLog "$dir/access_log" "%>s \\"%r\\" member=%{nodeproxy-member}n upstream_ms=%{nodeproxy-upstream-ms}n attempts=%{nodeproxy-attempts}n async=%{nodeproxy-async}n cport=%{remote}p"
 <Location /np-status>
     SetHandler nodeproxy-status
 </Location>
@@ -389,6 +389,30 @@ sub child_fds { my $self = shift; return map { my $p = $_; ($p => NPAsync::fd_co
 sub child_rss { my $self = shift; return map { my $p = $_; ($p => NPAsync::rss_kib($p)) } $self->children; }
 
 sub log_mark { -s $_[0]->error_log || 0 }
+
+# access-log lines whose request target matches $re (waits up to $timeout s,
+# default 3, for at least $want of them: the log is written when a request
+# ends, which may come just after its client saw the response)
+sub access_lines {
+    my ($self, $re, $want, $timeout) = @_;
+    my $deadline = time + ($timeout || 3);
+    $want ||= 1;
+    while (1) {
+        my @m;
+        if (open my $fh, '<', $self->access_log) {
+            @m = grep { /^\d+ "\S+ (\S+) / && $1 =~ $re } <$fh>;
+            chomp @m;
+        }
+        return @m if @m >= $want || time > $deadline;
+        sleep 0.1;
+    }
+}
+
+# how many of those waited for their backend without a thread (async=N>0)
+sub async_count {
+    my ($self, $re, $want, $timeout) = @_;
+    return scalar grep { / async=[1-9]/ } $self->access_lines($re, $want, $timeout);
+}
 
 sub log_since {
     my ($self, $mark) = @_;

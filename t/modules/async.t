@@ -27,7 +27,7 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
 
-plan tests => 9 + 12 + 12 + 8, need_module('nodeproxy');
+plan tests => 10 + 12 + 12 + 9, need_module('nodeproxy');
 
 my $T0 = time;
 sub lap { t_debug(sprintf "%s: %.2f s", $_[0], time - $T0) }
@@ -77,8 +77,10 @@ NPAsync::load({ url => "$base/a/fast?id=w{i}", n => 40, check_id => 1 });
     my @ends = map { $_->[4] } @rec;
     my $spread = @ends ? max(@ends) - min(@ends) : 1e9;
     ok t_cmp($spread < 700 ? 1 : 0, 1, sprintf('200x1s: all 200 ended within %.0f ms of each other (no queueing by 50)', $spread));
+    ok t_cmp($httpd->async_count(qr/id=c\d+$/, 200), 200,
+             '200x1s: all 200 waited for Node without a thread (access log: async=1)');
     my $closed = grep { ($_->[8] // '') =~ /close/i } @rec;
-    ok t_cmp($closed, 200, '200x1s: all 200 went async (Connection: close, as documented)');
+    ok t_cmp($closed, 0, '200x1s: none said Connection: close (async responses keep the connection alive)');
     ok t_cmp(join(',', $httpd->children), join(',', @kids0), '200x1s: still the same 2 children');
     my ($s, $ms) = NPAsync::timed_get($port, '/a/fast?id=after');
     ok t_cmp($s, 200, sprintf('200x1s: a plain request afterwards: 200 (%.0f ms)', $ms));
@@ -168,7 +170,8 @@ NPAsync::load({ url => "$base/a/fast?id=w{i}", n => 40, check_id => 1 });
              "500 SSE: no stream waited for a thread: each complete within 3 s of its connect (max $r->{max_ms} ms, " .
              "wall $r->{wall_ms} ms; 1.8 s of events; 500 streams on 50 threads would take ~18 s)");
     t_debug("500 SSE: backend max streams at once $during->{max_inflight}, wall $r->{wall_ms} ms; " .
-            "$r->{conn_close} of 500 heads said Connection: close (the others' heads went out before the first pause)");
+            $httpd->async_count(qr/sse\?.*id=s\d+$/, $N) . " of $N streams waited without a thread at least once; " .
+            "$r->{conn_close} said Connection: close");
     lap('500 SSE');
 }
 
@@ -187,13 +190,15 @@ NPAsync::load({ url => "$base/a/fast?id=w{i}", n => 40, check_id => 1 });
     ok t_cmp(($off->{wall_ms} // 0) - ($def->{wall_ms} // 0) >= 800 ? 1 : 0, 1,
              "60x1s: off takes clearly longer (wall $off->{wall_ms} vs $def->{wall_ms} ms)");
 
-    # one keep-alive request each: async closes the connection after the
-    # response, off keeps it
+    # one keep-alive request each: both keep the connection; only the
+    # default one waited without a thread
     my $ra = http_req(port => $port, path => '/a/slow?ms=100&id=ka', keepalive => 1, timeout => 3);
     my $ro = http_req(port => $port, path => '/off/slow?ms=100&id=ko', keepalive => 1, timeout => 3);
     ok t_cmp((json_body($ro) || {})->{id} // '', 'ko', 'off: 100 ms response correct');
-    ok t_cmp(hdr($ro, 'Connection') // '', qr/^(|keep-alive)$/i, 'off: the connection stays keep-alive (not suspended)');
-    ok t_cmp(hdr($ra, 'Connection') // '', qr/close/i, 'default: the 100 ms response went async (Connection: close)');
+    ok t_cmp(($httpd->access_lines(qr/id=ko$/))[0] // '', qr/ async=- /, 'off: it kept its thread (access log: async=-)');
+    ok t_cmp($httpd->async_count(qr/id=ka$/), 1, 'default: the 100 ms response waited without a thread (async=1)');
+    ok t_cmp(join(' ', map { hdr($_, 'Connection') // 'keep-alive' } $ra, $ro), qr/^keep-alive keep-alive$/i,
+             'both kept the connection alive');
     lap('off');
 }
 
