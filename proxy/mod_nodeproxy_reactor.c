@@ -1,5 +1,6 @@
 /* Glue: the per-child reactor (see mod_nodeproxy_reactor.h). */
 #include <stdlib.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
@@ -39,6 +40,27 @@ typedef struct {
 } np_reactor_t;
 
 static np_reactor_t *reactor;      /* per child; NULL: nothing suspends     */
+
+/* Threads of this child waiting NodeAsyncDelay for a response head, and
+ * how many may. When every worker is busy the event MPM closes idle
+ * keep-alive connections and stops accepting; so once three quarters of
+ * the threads wait on Node, further requests suspend at once instead. */
+static apr_uint32_t sync_waiters;
+static apr_uint32_t sync_wait_limit = 1;
+
+int np_reactor_wait_begin(void)
+{
+    if (apr_atomic_inc32(&sync_waiters) >= sync_wait_limit) {
+        apr_atomic_dec32(&sync_waiters);
+        return 0;
+    }
+    return 1;
+}
+
+void np_reactor_wait_end(void)
+{
+    apr_atomic_dec32(&sync_waiters);
+}
 
 /* A connection the MPM has let go of has no scoreboard handle (c->sbh
  * NULL). While a worker carries it on, it gets back the one the MPM gave it,
@@ -324,11 +346,15 @@ static apr_status_t reactor_stop(void *data)
 static void np_reactor_child_init(apr_pool_t *pchild, server_rec *s)
 {
     np_reactor_t *re;
-    int async = 0;
+    int async = 0, threads = 0;
     apr_status_t rv;
 
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async) {
         return;   /* prefork/worker: requests keep their thread */
+    }
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) == APR_SUCCESS
+        && threads >= 4) {
+        sync_wait_limit = (apr_uint32_t)threads * 3 / 4;
     }
     re = apr_pcalloc(pchild, sizeof(*re));
     re->incoming = apr_array_make(pchild, 16, sizeof(np_job_t *));

@@ -52,6 +52,12 @@ void np_reactor_take_suspended(conn_rec *c);
 void np_reactor_enter(conn_rec *c);
 void np_reactor_leave(conn_rec *c);
 
+/* Around a worker's wait of NodeAsyncDelay for a response head: begin
+ * says whether this thread may wait (fewer than three quarters of the
+ * child's threads wait so already); when it says yes, call end after. */
+int np_reactor_wait_begin(void);
+void np_reactor_wait_end(void);
+
 /* Is this child on its way out (graceful stop or restart)? */
 int np_reactor_stopping(void);
 

@@ -17,6 +17,7 @@
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_relay.h"
+#include "mod_nodeproxy_reactor.h"
 #include "np_headers.h"
 #include "np_reverse.h"
 
@@ -32,10 +33,13 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
     const char *err = NULL;
 
     /* Wait NodeAsyncDelay for the first bytes; a backend that takes longer
-     * is waited for without a thread (NP_WAIT). */
+     * is waited for without a thread (NP_WAIT). When most of the child's
+     * threads already wait so, do not wait at all (np_reactor_wait_begin). */
     int first = rq->async_delay != NP_UNSET;
+    int counted = first && np_reactor_wait_begin();
 
-    apr_socket_timeout_set(c->sock, first ? rq->async_delay : rq->timeout);
+    apr_socket_timeout_set(c->sock, !first ? rq->timeout
+                                    : counted ? rq->async_delay : 0);
     for (;;) {
         apr_size_t len = c->bufsize - have;
         apr_status_t rv;
@@ -48,6 +52,9 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
         rv = apr_socket_recv(c->sock, c->buf + have, &len);
         if (first) {
             first = 0;
+            if (counted) {
+                np_reactor_wait_end();
+            }
             if (len == 0 && (APR_STATUS_IS_TIMEUP(rv)
                              || APR_STATUS_IS_EAGAIN(rv))) {
                 return NP_WAIT;

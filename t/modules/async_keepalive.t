@@ -18,6 +18,9 @@
 #  - a WebSocket upgrade on a connection whose previous request went async;
 #  - 100 keep-alive connections x 3 requests of 500 ms each (300 requests on
 #    50 threads): all answered, in about 1.5 s, on exactly 100 connections;
+#  - with NodeAsyncDelay 10s, 100 requests of 2 s: once three quarters of a
+#    child's threads wait on Node, the others suspend at once: a new request
+#    is answered within 500 ms, all 100 within 3 s, at most 36 kept a thread;
 #  - a graceful restart closes connections idling in this keep-alive at once
 #    (KeepAliveTimeout 30 s on that port), the old children exit, and the
 #    server answers afterwards.
@@ -36,7 +39,7 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
 
-plan tests => 7 + 3 + 2 + 3 + 4 + 4 + 5 + 3, need_module('nodeproxy');
+plan tests => 7 + 3 + 2 + 3 + 4 + 4 + 4 + 5 + 3, need_module('nodeproxy');
 
 my $T0 = time;
 sub lap { t_debug(sprintf "%s: %.2f s", $_[0], time - $T0) }
@@ -48,6 +51,10 @@ my $httpd = NPAsync::Httpd->start(tag => 'keepalive', port => $port, extra_liste
 KeepAliveTimeout 2
 NodeProxyPass /a/ http://127.0.0.1:$bport/
 NodeProxyPass /ws/ http://127.0.0.1:$wport/
+<Location /long/>
+    NodeProxyPass http://127.0.0.1:$bport/long/
+    NodeAsyncDelay 10s
+</Location>
 <VirtualHost 127.0.0.1:$gport>
     KeepAliveTimeout 30
     NodeProxyPass /a/ http://127.0.0.1:$bport/
@@ -255,6 +262,31 @@ sub id_of { my $r = shift; my $j = eval { $NPAsync::JSON->decode($r->{body}) } |
     ok t_cmp(scalar(@l) . ' lines, ' . scalar(keys %cports) . " connections, $async async", '300 lines, 100 connections, 300 async',
              '100x3: the server saw 100 connections, each request waiting without a thread');
     lap('100x3');
+}
+
+# ---- most threads waiting on Node: the rest suspend at once (4) ------------------------------
+{
+    # NodeAsyncDelay 10s: each 2 s request would keep its thread, but once
+    # three quarters of a child's 25 threads wait so, the others suspend
+    my $N = 100;
+    my $bg = NPAsync::load_bg({ url => "http://127.0.0.1:$port/long/slow?ms=2000&id=b{i}", n => $N,
+                                check_id => 1, timeout_ms => 10000, hard_ms => 20000 });
+    sleep 0.8;
+    my ($s, $ms) = NPAsync::timed_get($port, '/a/fast?id=b-new', timeout => 5);
+    ok t_cmp($s == 200 && $ms < 500 ? 1 : 0, 1,
+             sprintf('threads scarce: a new request answered in %.0f ms while %d 2 s requests wait (status %s)', $ms, $N, $s));
+    my $r = $bg->wait(25);
+    my %h = %$r; delete $h{records};
+    t_debug('threads scarce: ' . $NPAsync::JSON->encode(\%h));
+    ok t_cmp($r->{ok} // 0, $N, "threads scarce: all $N answered with their own body");
+    ok t_cmp(($r->{max_ms} // 1e9) < 3000 ? 1 : 0, 1,
+             "threads scarce: each within 3 s (max $r->{max_ms} ms; 50 threads held for 2 s each would take 4 s)");
+    my @l = $httpd->access_lines(qr/id=b\d+$/, $N);
+    my $async = grep { / async=1 / } @l;
+    my $sync = @l - $async;
+    ok t_cmp($sync >= 1 && $sync <= 36 && $async + $sync == $N ? 1 : 0, 1,
+             "threads scarce: $sync kept their thread (at most 3/4 of 2 x 25), $async waited without one");
+    lap('threads scarce');
 }
 
 my @old;
