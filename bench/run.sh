@@ -17,7 +17,7 @@ CMDLINE="bench/run.sh $*"
 
 SMOKE=0 BUILD=1 DUR=8 WARM=2 CG_N=2000 WS_COUNTS="2000 10000" SKIP="" KEEP=0 WAIT=1
 OUT="$ROOT/docs/benchmarks.md"
-ECHO_TUNNELS=50 ECHO_MSGS=20000
+ECHO_TUNNELS=50 ECHO_MSGS=60000
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1 ;;

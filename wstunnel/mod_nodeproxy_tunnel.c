@@ -111,7 +111,9 @@ static void drop(char **buf, apr_size_t *len, apr_size_t *off)
 }
 
 /* Client -> backend: read what the client sent (through its filters) and
- * write it to the backend, until either side would block. */
+ * write it to the backend, until either side would block. A direct read
+ * that did not fill the buffer means the socket is drained: no second
+ * read to hear EAGAIN (the poll says when more comes). */
 static int pump_up(np_tunnel_t *t, apr_time_t now, char *scratch)
 {
     apr_socket_t *bs = t->b->sock;
@@ -200,6 +202,9 @@ got:
                                         scratch + sent, n - sent)) {
             end(t, "out of memory");
         }
+        else if (t->direct_in && n < NP_TUNNEL_BUF && sent == n) {
+            break;
+        }
     }
     return progress;
 }
@@ -275,6 +280,9 @@ static int pump_down(np_tunnel_t *t, apr_time_t now, char *scratch)
                                         scratch + sent, n - sent)) {
             end(t, "out of memory");
         }
+        else if (n < NP_TUNNEL_BUF && sent == n) {
+            break;   /* drained, as above */
+        }
     }
     return progress;
 }
@@ -285,21 +293,21 @@ static void set_events(np_tunnel_t *t, apr_pollfd_t *pfd, apr_int16_t *cur,
     np_reactor_watch(t->ps, pfd, cur, want);
 }
 
-/* Run both directions until neither moves, then poll for what each side
- * waits for. */
-static void pump(np_tunnel_t *t)
+/* Move what the ready side allows (up: client -> backend, down: backend
+ * -> client), then poll for what each side waits for. Only the directions
+ * a poll event concerns are tried: each read that finds nothing is a
+ * system call per message. */
+static void pump(np_tunnel_t *t, int up, int down)
 {
     apr_time_t now = apr_time_now();
     apr_int16_t creq = 0, breq = 0;
     char scratch[NP_TUNNEL_BUF];
-    int rounds;
 
-    for (rounds = 0; rounds < 64 && !t->done; rounds++) {
-        int moved = pump_up(t, now, scratch);
-        moved |= pump_down(t, now, scratch);
-        if (!moved) {
-            break;
-        }
+    if (up) {
+        pump_up(t, now, scratch);
+    }
+    if (down && !t->done) {
+        pump_down(t, now, scratch);
     }
     if (t->done) {
         set_events(t, &t->cpfd, &t->creq, 0);
@@ -373,7 +381,7 @@ static void tunnel_adopt(np_job_t *job)
                                    32 * 1024);
     }
     /* Bytes may already wait in the filters or the buffer: pump first. */
-    pump(t);
+    pump(t, 1, 1);
     if (t->done) {
         finish_async(t);
     }
@@ -382,7 +390,14 @@ static void tunnel_adopt(np_job_t *job)
 static void tunnel_ready(np_job_t *job, const apr_pollfd_t *pfd)
 {
     np_tunnel_t *t = (np_tunnel_t *)job;
-    pump(t);
+    apr_int16_t in = pfd->rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR);
+    apr_int16_t out = pfd->rtnevents & APR_POLLOUT;
+    if (pfd->desc.s == t->csock) {
+        pump(t, in != 0, out != 0);    /* readable: up; writable: flush down */
+    }
+    else {
+        pump(t, out != 0, in != 0);
+    }
     if (t->done) {
         finish_async(t);
     }
@@ -412,7 +427,7 @@ static int run_in_thread(np_tunnel_t *t)
         const apr_pollfd_t *fds;
         apr_int32_t n;
         apr_interval_time_t wait = apr_time_from_sec(1);
-        pump(t);
+        pump(t, 1, 1);
         if (t->done) {
             break;
         }
