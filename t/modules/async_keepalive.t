@@ -22,8 +22,9 @@
 #    child's threads wait on Node, the others suspend at once: a new request
 #    is answered within 500 ms, all 100 within 3 s, at most 36 kept a thread;
 #  - a graceful restart closes connections idling in this keep-alive at once
-#    (KeepAliveTimeout 30 s on that port), the old children exit, and the
-#    server answers afterwards.
+#    (KeepAliveTimeout 30 s on that port), requests waiting for Node across
+#    the restart are answered, the old children exit, and the server
+#    answers afterwards.
 use strict;
 use warnings FATAL => 'all';
 
@@ -39,7 +40,7 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
 
-plan tests => 7 + 3 + 2 + 3 + 4 + 4 + 4 + 5 + 3, need_module('nodeproxy');
+plan tests => 7 + 3 + 2 + 3 + 4 + 4 + 4 + 6 + 3, need_module('nodeproxy');
 
 my $T0 = time;
 sub lap { t_debug(sprintf "%s: %.2f s", $_[0], time - $T0) }
@@ -290,7 +291,7 @@ sub id_of { my $r = shift; my $j = eval { $NPAsync::JSON->decode($r->{body}) } |
 }
 
 my @old;
-# ---- a graceful restart closes connections idling in our keep-alive (5) ------------------------
+# ---- a graceful restart closes connections idling in our keep-alive (6) ------------------------
 {
     my @c = map { conn($gport) } 1 .. 20;
     send_get($c[$_], "/a/slow?ms=200&id=g$_") for 0 .. $#c;
@@ -300,14 +301,21 @@ my @old;
     sleep 0.3;
     my $open = grep { !$_->{sel}->can_read(0) } @c;
     ok t_cmp($open, 20, 'graceful: all 20 idle and open');
+    # and 10 requests still waiting for Node (1.5 s) when the restart comes
+    my @f = map { conn($gport) } 1 .. 10;
+    send_get($f[$_], "/a/slow?ms=1500&id=gf$_") for 0 .. $#f;
+    sleep 0.3;
     @old = $httpd->children;
     my $t = time;
     kill 'USR1', $httpd->pid;
     my $closed = 0;
     for my $c (@c) { 1 while !$c->{eof} && fill($c, $t + 8); $closed++ if $c->{eof}; }
     my $took = time - $t;
-    ok t_cmp($closed == 20 && $took < 5 ? 1 : 0, 1,
+    ok t_cmp($closed == 20 && $took < 1.2 ? 1 : 0, 1,
              sprintf('graceful: the server closed all %d idle connections within %.2f s (KeepAliveTimeout 30)', $closed, $took));
+    my @fin = map { my $r = read_resp($f[$_], 10) || {}; ($r->{status} // 0) . ':' . id_of($r) } 0 .. $#f;
+    ok t_cmp(join(' ', @fin), join(' ', map { "200:gf$_" } 0 .. 9),
+             'graceful: the 10 requests waiting without a thread across the restart are all answered');
     my $s = 0;
     wait_until(10, sub { ($s) = NPAsync::timed_get($gport, '/a/fast?id=after'); $s == 200 }, 0.2);
     ok t_cmp($s, 200, 'graceful: the new generation answers');
