@@ -295,12 +295,13 @@ if (mode === 'markdown') {
     const ks = c128(s);
     if (!ks.length) continue;
     const det = ks.map((k) => `${k.split('.').slice(2, 4).join(' ')}: ${R[`${k}.sockerr_detail`] || num(`${k}.sockerr`)}`).join('; ');
-    notes.push(`${NAMES[s]} at c=128 has socket errors (${det}), and its error log has ` +
-      '`AH00484: server reached MaxRequestWorkers` (Apache logs it once). With 2 x 64 = 128 worker threads and 128 clients, ' +
-      'every worker is busy while the backend answers; the likely cause of the read errors is the event MPM closing idle ' +
-      'keep-alive connections when it has no worker left. The settings are the same for both modules and neither can release ' +
-      'the worker while it waits for the backend on 2.4, so this is the MPM at its limit; a larger MaxRequestWorkers should move ' +
-      'it (not measured here).');
+    const why = s === 'mp'
+      ? 'mod_proxy_http holds the worker while the backend answers, so with 2 x 64 = 128 worker threads and 128 clients ' +
+        'every worker is busy at times, and the event MPM then closes idle keep-alive connections (wrk counts read errors).'
+      : 'mod_nodeproxy suspends requests (without a thread) once three quarters of a child\'s threads wait on the backend, ' +
+        'but a backend that answers within NodeAsyncDelay keeps every request on its thread; with 128 threads for 128 ' +
+        'clients the event MPM then still finds no idle worker at moments and closes idle keep-alive connections.';
+    notes.push(`${NAMES[s]} at c=128 has socket errors (${det}). ` + why + ' The MPM settings are the same for all set-ups.');
   }
   if (notes.length) { H(2, 'Observations'); for (const n of notes) { P('- ' + n); } P(); }
   H(2, 'Set-ups');
