@@ -303,6 +303,7 @@ int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp)
         np_chunk_init(&resp->dec);
     }
     resp->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    resp->want_write = 0;
     resp->data_off = resp->head.head_len;
     resp->avail = resp->buffered - resp->head.head_len;
     return OK;
