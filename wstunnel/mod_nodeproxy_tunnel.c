@@ -16,8 +16,10 @@
  * wss, and bytes httpd already buffered after the request head); once those
  * are drained, a plain client's socket is read directly. Writes to
  * a plain client go straight to its socket, non-blocking, with POLLOUT flow
- * control; writes to a TLS client go through mod_ssl with a flush, which
- * may wait (up to Timeout) when that client does not read.
+ * control; writes to a TLS client go through mod_ssl without a flush, and
+ * the core writes what it holds without blocking: while some is left the
+ * backend is not read (POLLOUT again), and a closing tunnel waits for the
+ * client to take it (up to Timeout) in the reactor, not on a write.
  *
  * MPMs that cannot suspend (prefork, worker) run the same pump in the
  * request's own thread. */
@@ -73,6 +75,7 @@ struct np_tunnel_t {
     int client_eof, backend_eof, backend_shut;
     int direct_in;                 /* plain client: read its socket itself  */
     int done;
+    int draining;                  /* done; the core still holds TLS output */
     const char *why;
     apr_time_t last_io;
     apr_time_t opened;
@@ -215,18 +218,35 @@ static apr_status_t client_send(np_tunnel_t *t, const char *data,
 {
     apr_status_t rv;
     if (t->tls) {
+        /* mod_ssl hands each record to the core, which keeps what the
+         * socket does not take (tls_behind() then says so). */
         apr_bucket_alloc_t *ba = t->c->bucket_alloc;
         APR_BRIGADE_INSERT_TAIL(t->bb, apr_bucket_transient_create(data, *n,
                                                                    ba));
-        APR_BRIGADE_INSERT_TAIL(t->bb, apr_bucket_flush_create(ba));
         rv = ap_pass_brigade(t->c->output_filters, t->bb);
         apr_brigade_cleanup(t->bb);
+        if (rv == APR_SUCCESS && !np_write_pending(t->c)) {
+            rv = APR_ECONNABORTED;
+        }
         if (rv != APR_SUCCESS) {
             *n = 0;
         }
         return rv;
     }
     return apr_socket_send(t->csock, data, n);
+}
+
+/* TLS: does the core still hold output for the client? Write what it can
+ * first; -1 when the client is gone. */
+static int tls_behind(np_tunnel_t *t)
+{
+    if (!t->tls || !t->c->data_in_output_filters) {
+        return 0;
+    }
+    if (!np_write_pending(t->c)) {
+        return -1;
+    }
+    return t->c->data_in_output_filters != 0;
 }
 
 /* Backend -> client. */
@@ -238,7 +258,15 @@ static int pump_down(np_tunnel_t *t, apr_time_t now, char *scratch)
     while (!t->done) {
         apr_status_t rv;
         apr_size_t n, sent;
+        int behind = tls_behind(t);
 
+        if (behind < 0) {
+            end(t, "client went away");
+            continue;
+        }
+        if (behind) {
+            return progress;   /* POLLOUT first; the backend waits */
+        }
         if (t->down) {
             n = t->down_len - t->down_off;
             rv = client_send(t, t->down + t->down_off, &n);
@@ -317,7 +345,7 @@ static void pump(np_tunnel_t *t, int up, int down)
     if (!t->client_eof && !t->up) {
         creq |= APR_POLLIN;
     }
-    if (t->down) {
+    if (t->down || (t->tls && t->c->data_in_output_filters)) {
         creq |= APR_POLLOUT;
     }
     else if (!t->backend_eof) {
@@ -356,11 +384,22 @@ static void close_tunnel(np_tunnel_t *t)
 
 static void finish_async(np_tunnel_t *t)
 {
-    np_reactor_unlink(&t->job);
+    conn_rec *c = t->c;
     set_events(t, &t->cpfd, &t->creq, 0);
     set_events(t, &t->bpfd, &t->breq, 0);
-    close_tunnel(t);
-    np_reactor_close_connection(t->c);
+    if (!t->draining) {
+        close_tunnel(t);
+        if (tls_behind(t) > 0) {
+            /* The last records (a close frame, say) wait for the client
+             * here, at most Timeout, rather than in a blocking write. */
+            t->draining = 1;
+            t->job.deadline = apr_time_now() + c->base_server->timeout;
+            set_events(t, &t->cpfd, &t->creq, APR_POLLOUT);
+            return;
+        }
+    }
+    np_reactor_unlink(&t->job);
+    np_reactor_close_connection(c);
 }
 
 static void tunnel_adopt(np_job_t *job)
@@ -390,6 +429,12 @@ static void tunnel_adopt(np_job_t *job)
 static void tunnel_ready(np_job_t *job, const apr_pollfd_t *pfd)
 {
     np_tunnel_t *t = (np_tunnel_t *)job;
+    if (t->draining) {
+        if (tls_behind(t) <= 0) {
+            finish_async(t);
+        }
+        return;
+    }
     apr_int16_t in = pfd->rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR);
     apr_int16_t out = pfd->rtnevents & APR_POLLOUT;
     if (pfd->desc.s == t->csock) {
@@ -406,6 +451,11 @@ static void tunnel_ready(np_job_t *job, const apr_pollfd_t *pfd)
 static void tunnel_expired(np_job_t *job)
 {
     np_tunnel_t *t = (np_tunnel_t *)job;
+    if (t->draining) {
+        t->c->aborted = 1;   /* the client took nothing for Timeout */
+        finish_async(t);
+        return;
+    }
     end(t, "idle timeout");
     finish_async(t);
 }
@@ -499,7 +549,8 @@ int np_tunnel_start(request_rec *r, np_request_t *rq, np_response_t *resp)
     t->bpfd.client_data = t;
     apr_socket_timeout_set(t->b->sock, 0);
     if (t->tls) {
-        /* mod_ssl's flush may wait for a slow reader, up to Timeout. */
+        /* Writes go through mod_ssl and the core without blocking; this
+         * bounds only the close of a connection that could not drain. */
         apr_socket_timeout_set(t->csock, r->server->timeout);
     }
     else {

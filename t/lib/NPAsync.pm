@@ -241,7 +241,8 @@ my @RUNNING;   # every httpd started by this process, stopped in END
 # The configuration: the common part (modules, 2 x 25 threads, logs) and
 # then $a{conf} (mappings etc.; @DIR@ is the server's directory).
 #   tag => 'load', port => N, conf => '...', loglevel => 'info nodeproxy:trace1',
-#   ssl => 1 (loads mod_ssl and mod_http2), extra_listen => [ports]
+#   ssl => 1 (loads mod_ssl and mod_http2), extra_listen => [ports],
+#   servers => N (children of 25 threads; default 2)
 sub start {
     my ($class, %a) = @_;
     my $tag = $a{tag} or die 'tag';
@@ -262,6 +263,7 @@ sub start {
     (my $conf = $a{conf} || '') =~ s/\@DIR\@/$dir/g;
     # the MPM: event (2 children x 25 threads) unless mpm => worker|prefork
     my $mpm = $a{mpm} || 'event';
+    my $servers = $a{servers} || 2;   # children of 25 threads (event, worker)
     my $mpm_conf = $mpm eq 'prefork' ? <<"EOP" : <<"EOT";
 LoadModule mpm_prefork_module $mods/mod_mpm_prefork.so
 StartServers             4
@@ -272,14 +274,14 @@ MaxRequestWorkers       16
 MaxConnectionsPerChild   0
 EOP
 LoadModule mpm_${mpm}_module $mods/mod_mpm_${mpm}.so
-# exactly 2 children x 25 threads
-StartServers             2
-ServerLimit              2
+# exactly $servers children x 25 threads
+StartServers             $servers
+ServerLimit              $servers
 ThreadsPerChild         25
 ThreadLimit             25
 MinSpareThreads         25
-MaxSpareThreads         50
-MaxRequestWorkers       50
+MaxSpareThreads         @{[ 25 * $servers ]}
+MaxRequestWorkers       @{[ 25 * $servers ]}
 MaxConnectionsPerChild   0
 @{[ $mpm eq 'event' ? 'AsyncRequestWorkerFactor 200' : '' ]}
 EOT
@@ -349,7 +351,7 @@ EOC
         if ($s) {
             close $s;
             my @c = $self->children;
-            last if @c >= ($a{mpm} && $a{mpm} eq 'prefork' ? 2 : 2);
+            last if @c >= ($a{mpm} && $a{mpm} eq 'prefork' ? 2 : $servers);
         }
         if (time > $deadline) {
             $self->stop;
