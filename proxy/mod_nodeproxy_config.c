@@ -62,6 +62,7 @@ void *np_create_dir_conf(apr_pool_t *p, char *dir)
     dc->websocket = NP_UNSET;
     dc->ws_idle_timeout = NP_UNSET;
     dc->async_delay = NP_UNSET;
+    dc->next_wait = NP_UNSET;
     return dc;
 }
 
@@ -79,6 +80,7 @@ void *np_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->websocket = NP_PICK(add->websocket, base->websocket);
     dc->ws_idle_timeout = NP_PICK(add->ws_idle_timeout, base->ws_idle_timeout);
     dc->async_delay = NP_PICK(add->async_delay, base->async_delay);
+    dc->next_wait = NP_PICK(add->next_wait, base->next_wait);
     return dc;
 }
 
@@ -244,6 +246,17 @@ static const char *cmd_async_delay(cmd_parms *cmd, void *dconf,
     return parse_duration(cmd, arg, &dc->async_delay, 1);
 }
 
+static const char *cmd_next_wait(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    np_dir_conf_t *dc = dconf;
+    if (strcasecmp(arg, "off") == 0) {
+        dc->next_wait = 0;
+        return NULL;
+    }
+    return parse_duration(cmd, arg, &dc->next_wait, 1);
+}
+
 static const char *cmd_trusted_proxy(cmd_parms *cmd, void *dconf,
                                      const char *arg)
 {
@@ -355,6 +368,10 @@ const command_rec np_cmds[] = {
     AP_INIT_TAKE1("NodeAsyncDelay", cmd_async_delay, NULL,
         RSRC_CONF | ACCESS_CONF, "DURATION | off - a response Node has not "
         "started (or paused) this long waits without a worker thread (50ms)"),
+    AP_INIT_TAKE1("NodeNextRequestWait", cmd_next_wait, NULL,
+        RSRC_CONF | ACCESS_CONF, "DURATION | off - after a response, how "
+        "long the worker waits for the client's next request before the "
+        "MPM takes the connection back (2ms)"),
     AP_INIT_RAW_ARGS("<NodeBalancer", np_balancer_section, NULL, RSRC_CONF,
         "<NodeBalancer NAME> ... </NodeBalancer> - a pool of app processes, "
         "used as balancer://NAME"),

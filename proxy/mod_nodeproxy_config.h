@@ -32,6 +32,7 @@ typedef struct {
     int websocket;                  /* NodeWebSocket                            */
     apr_interval_time_t ws_idle_timeout; /* NodeWebSocketIdleTimeout            */
     apr_interval_time_t async_delay; /* NodeAsyncDelay; NP_ASYNC_OFF           */
+    apr_interval_time_t next_wait;  /* NodeNextRequestWait; 0 = off            */
 } np_dir_conf_t;
 
 /* NodeMaintenancePage: read when the config is read, and again when the
@@ -77,6 +78,9 @@ typedef struct np_flag_t {
  * docs/directives.md). A pause inside a body: shorter. */
 #define NP_DEFAULT_ASYNC_DELAY     apr_time_from_msec(50)
 #define NP_ASYNC_BODY_PAUSE        apr_time_from_msec(10)
+/* After a response: how long the worker waits for the client's next
+ * request before the MPM takes the connection (see NodeNextRequestWait). */
+#define NP_DEFAULT_NEXT_WAIT       apr_time_from_msec(2)
 #define NP_ASYNC_OFF               (-2)
 
 /* Effective value: the first one that is set. */

@@ -172,6 +172,9 @@ static int respond(request_rec *r, np_request_t *rq, np_response_t *resp)
     if (status == SUSPENDED) {
         return np_async_wait(r, rq, resp, 1);
     }
+    if (status == OK && rq->next_wait > 0) {
+        np_await_next_request(r, rq);
+    }
     return status;
 }
 

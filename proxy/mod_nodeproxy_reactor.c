@@ -67,7 +67,6 @@ void np_reactor_wait_end(void)
  * pointed at this worker's scoreboard slot, as the MPM does when it hands a
  * connection to a thread: mod_status shows the request, and the error log
  * says "[client ...]". The slot of this thread is looked up once. */
-#define NP_SBH_KEY "nodeproxy-sbh"
 static __thread int thread_child = -1, thread_slot = -1, thread_looked;
 
 static int find_thread_slot(void)
@@ -96,13 +95,23 @@ static int find_thread_slot(void)
     return thread_slot >= 0;
 }
 
+np_conn_state_t *np_conn_state(conn_rec *c, int create)
+{
+    np_conn_state_t *cs = ap_get_module_config(c->conn_config,
+                                               &nodeproxy_module);
+    if (!cs && create) {
+        cs = apr_pcalloc(c->pool, sizeof(*cs));
+        ap_set_module_config(c->conn_config, &nodeproxy_module, cs);
+    }
+    return cs;
+}
+
 void np_reactor_enter(conn_rec *c)
 {
-    void *sbh = NULL;
-    apr_pool_userdata_get(&sbh, NP_SBH_KEY, c->pool);
-    if (sbh && find_thread_slot()) {
-        ap_update_sb_handle(sbh, thread_child, thread_slot);
-        c->sbh = sbh;
+    np_conn_state_t *cs = np_conn_state(c, 0);
+    if (cs && cs->sbh && find_thread_slot()) {
+        ap_update_sb_handle(cs->sbh, thread_child, thread_slot);
+        c->sbh = cs->sbh;
     }
 }
 
@@ -302,23 +311,20 @@ static void *APR_THREAD_FUNC reactor_main(apr_thread_t *thd, void *data)
 
 void np_reactor_suspend(conn_rec *c, np_job_t *job)
 {
-    ap_set_module_config(c->conn_config, &nodeproxy_module, job);
+    np_conn_state(c, 1)->stash = job;
 }
 
 void np_reactor_take_suspended(conn_rec *c)
 {
-    np_job_t *job = ap_get_module_config(c->conn_config, &nodeproxy_module);
+    np_conn_state_t *cs = np_conn_state(c, 0);
+    np_job_t *job = cs ? cs->stash : NULL;
     if (!job || !reactor) {
         return;
     }
-    ap_set_module_config(c->conn_config, &nodeproxy_module, NULL);
-    if (c->sbh) {
+    cs->stash = NULL;
+    if (c->sbh && !cs->sbh) {
         /* Still the MPM's (the suspend hook runs before it drops it). */
-        void *had = NULL;
-        apr_pool_userdata_get(&had, NP_SBH_KEY, c->pool);
-        if (!had) {
-            apr_pool_userdata_setn(c->sbh, NP_SBH_KEY, NULL, c->pool);
-        }
+        cs->sbh = c->sbh;
     }
     np_reactor_leave(c);
     np_reactor_add(job);

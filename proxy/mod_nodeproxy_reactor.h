@@ -33,6 +33,19 @@ struct np_job_t {
     int idle;                     /* expire it at once when the child stops */
 };
 
+/* What the module keeps per client connection (its conn_config slot). */
+typedef struct {
+    np_job_t *stash;        /* a suspended request's job, until the MPM has
+                             * let go of the connection                  */
+    void *sbh;              /* the MPM's scoreboard handle for it        */
+    int next_misses;        /* NodeNextRequestWait: times in a row the
+                             * client was not back in time               */
+    int next_skip;          /* requests still to come without a wait     */
+} np_conn_state_t;
+
+/* c's state; with create, made on first use (in c->pool). */
+np_conn_state_t *np_conn_state(conn_rec *c, int create);
+
 /* Can requests on c be suspended (event MPM, reactor running, a plain
  * HTTP/1 connection of the MPM)? */
 int np_reactor_can_suspend(conn_rec *c);

@@ -39,6 +39,7 @@ typedef struct np_request_t {
     apr_status_t client_rv;        /* why reading the client's body failed */
     apr_time_t started;
     apr_interval_time_t async_delay; /* NP_UNSET: never suspend             */
+    apr_interval_time_t next_wait;   /* 0: hand the connection straight back */
     struct np_balancer_t *balancer;  /* the balancer, if the target is one  */
     struct np_member_t *member;      /* the member in use                   */
     int sticky_hit;                  /* chosen by its sticky cookie         */
@@ -89,6 +90,11 @@ int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp);
  * and what the client has was flushed: call again when the backend is
  * readable; or, with resp->want_write, the client is not taking what it
  * was given (writes do not block then): call again when it is writable. */
+/* After a complete synchronous response (mod_nodeproxy_keepalive.c): send
+ * it, then give the client rq->next_wait to send its next request, which
+ * the MPM then serves on this thread. */
+void np_await_next_request(request_rec *r, np_request_t *rq);
+
 /* Write what the core output filter holds, without blocking; 0 when the
  * client is gone. c->data_in_output_filters says whether some is left. */
 int np_write_pending(conn_rec *c);

@@ -352,6 +352,7 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
      * NodeAsyncDelay: not for tunnels (they suspend on their own), nor for
      * subrequests and internal redirects (only the main request can). */
     rq->async_delay = NP_UNSET;
+    rq->next_wait = 0;
     if (!rq->websocket && !r->main && !r->prev
         && np_reactor_can_suspend(r->connection)) {
         apr_interval_time_t d = NP_PICK(dc->async_delay,
@@ -359,6 +360,7 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
         if (d != NP_ASYNC_OFF) {
             rq->async_delay = d;
         }
+        rq->next_wait = NP_PICK(dc->next_wait, NP_DEFAULT_NEXT_WAIT);
     }
     rq->backend_uri = np_map_backend_uri(r->pool, m, r->uri, r->args);
     rq->has_body = ap_request_has_body(r);

@@ -25,6 +25,9 @@ my @bad = (
     ['undefined balancer', 'NodeProxyPass /x balancer://nope', qr/NodeProxyPass|balancer/, qr/nope/],
     ['missing maintenance page', 'NodeMaintenancePage /nonexistent/np-maint-page.html',
      qr/NodeMaintenancePage/, qr/np-maint-page\.html/],
+    ['bad NodeAsyncDelay', 'NodeAsyncDelay soon', qr/NodeAsyncDelay/, qr/soon/],
+    ['bad NodeNextRequestWait', 'NodeNextRequestWait 2xs', qr/NodeNextRequestWait/, qr/2xs/],
+    ['negative NodeNextRequestWait', 'NodeNextRequestWait -1', qr/NodeNextRequestWait/, qr/-1/],
 );
 
 plan tests => 2 * @bad + 4, need_module('nodeproxy');

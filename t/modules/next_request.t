@@ -1,0 +1,150 @@
+# NodeNextRequestWait: after a response the worker waits a moment for the
+# client's next request on the same connection (so that the event MPM serves
+# it on the same thread), and stops waiting for a client that does not come
+# back in time. Through a DEDICATED httpd (2 x 25 threads, t/lib/NPAsync.pm)
+# with NodeNextRequestWait 400ms (long, to be measurable) on one port and
+# off on another; backend t/backends/slow.js. The wait shows in the access
+# log's %D (microseconds from the request to its log line, which comes after
+# the wait):
+#  - the response reaches the client at once, not after the wait;
+#  - a client that idles between requests: its first two requests are
+#    waited on (%D >= 400 ms), the next ones are not (%D < 200 ms);
+#  - a client that sends its next request as soon as it has the answer:
+#    no request is waited on for long (%D < 200 ms) and all are answered;
+#  - NodeNextRequestWait off: never waited on.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin ();
+use lib "$FindBin::Bin/../lib";
+
+use Apache::Test;
+use Apache::TestUtil;
+use IO::Socket::INET ();
+use IO::Select ();
+use Time::HiRes qw(time sleep);
+use NPTest qw(:all);
+use NPAsync ();
+
+plan tests => 9, need_module('nodeproxy');
+
+my ($port, $oport, $bport) = NPAsync::free_ports(3);
+my $sa = NPAsync::backend('nx', $bport);
+my $httpd = NPAsync::Httpd->start(tag => 'next', port => $port, extra_listen => [$oport], conf => <<"EOC");
+CustomLog "\@DIR\@/timing_log" "%{remote}p %D \\"%r\\""
+NodeNextRequestWait 400ms
+NodeProxyPass /a/ http://127.0.0.1:$bport/
+<VirtualHost 127.0.0.1:$oport>
+    CustomLog "\@DIR\@/timing_log" "%{remote}p %D \\"%r\\""
+    NodeNextRequestWait off
+    NodeProxyPass /a/ http://127.0.0.1:$bport/
+</VirtualHost>
+EOC
+my $tlog = $httpd->dir . '/timing_log';
+truncate $tlog, 0 if -e $tlog;   # an earlier run's lines
+
+sub conn {
+    my $p = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $p, Proto => 'tcp', Timeout => 5)
+        or die "connect: $!";
+    binmode $s;
+    $s->autoflush(1);
+    return $s;
+}
+# GET on $s, read one Content-Length response: (status, seconds taken)
+sub get {
+    my ($s, $path) = @_;
+    my $t = time;
+    syswrite $s, "GET $path HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    my $buf = '';
+    my $sel = IO::Select->new($s);
+    while (1) {
+        my $end = index $buf, "\r\n\r\n";
+        if ($end >= 0 && $buf =~ /Content-Length:\s*(\d+)/i && length($buf) >= $end + 4 + $1) {
+            last;
+        }
+        last unless $sel->can_read(5);
+        my $n = sysread $s, my $chunk, 65536;
+        last unless $n;
+        $buf .= $chunk;
+    }
+    my ($st) = $buf =~ m{^HTTP/1\.1 (\d{3})};
+    return ($st // 0, time - $t);
+}
+# %D (ms) of the requests whose target matches $re, in log order
+sub timings {
+    my ($re, $want) = @_;
+    my @d;
+    wait_until(5, sub {
+        open my $fh, '<', $tlog or return 0;
+        @d = ();
+        for (<$fh>) {
+            my ($us, $target) = /^\d+ (\d+) "GET (\S+)/ or next;
+            push @d, int($us / 1000) if $target =~ $re;
+        }
+        @d >= $want;
+    }, 0.1);
+    return @d;
+}
+
+# ---- a client that idles between requests (4) ---------------------------------------------
+{
+    my $s = conn($port);
+    my @took;
+    for my $i (1 .. 4) {
+        my ($st, $dt) = get($s, "/a/fast?id=idle$i");
+        push @took, $dt;
+        sleep 0.8;
+    }
+    close $s;
+    ok t_cmp((grep { $_ < 0.2 } @took) == 4 ? 1 : 0, 1,
+             'idle client: every answer arrived at once (' . join(', ', map { sprintf '%.0f ms', $_ * 1000 } @took) . ')');
+    my @d = timings(qr/id=idle\d$/, 4);
+    t_debug("idle client: %D ms @d");
+    ok t_cmp(scalar(@d), 4, 'idle client: four log lines');
+    ok t_cmp(($d[0] // 0) >= 390 && ($d[1] // 0) >= 390 ? 1 : 0, 1,
+             "idle client: the first two were waited on ($d[0], $d[1] ms >= 400)");
+    ok t_cmp(($d[2] // 1e9) < 200 && ($d[3] // 1e9) < 200 ? 1 : 0, 1,
+             "idle client: then no more waiting ($d[2], $d[3] ms)");
+}
+
+# ---- a client that comes straight back (2) -------------------------------------------------
+{
+    my $s = conn($port);
+    my $ok = 0;
+    for my $i (1 .. 20) {
+        my ($st) = get($s, "/a/fast?id=loop$i");
+        $ok++ if $st == 200;
+    }
+    close $s;
+    ok t_cmp($ok, 20, 'looping client: 20 answers on one connection');
+    my @d = timings(qr/id=loop\d+$/, 20);
+    my @slow = grep { $_ >= 200 } @d[0 .. 18];
+    t_debug("looping client: %D ms @d");
+    ok t_cmp(scalar(@slow), 0, 'looping client: none of the first 19 waited long (its next request came at once)');
+}
+
+# ---- NodeNextRequestWait off (2) -----------------------------------------------------------
+{
+    my $s = conn($oport);
+    my @st;
+    for my $i (1 .. 2) {
+        my ($st) = get($s, "/a/fast?id=off$i");
+        push @st, $st;
+        sleep 0.8;
+    }
+    close $s;
+    ok t_cmp("@st", '200 200', 'off: two answers');
+    my @d = timings(qr/id=off\d$/, 2);
+    ok t_cmp(($d[0] // 1e9) < 200 && ($d[1] // 1e9) < 200 ? 1 : 0, 1, "off: never waited on (@d ms)");
+}
+
+# ---- nothing broke (1) ----------------------------------------------------------------------
+{
+    my $log = do { open my $fh, '<', $httpd->error_log or die; local $/; <$fh> };
+    my @bad = grep { /\[(crit|alert|emerg)\]|segfault|exit signal/ } split /\n/, $log;
+    ok t_cmp(scalar(@bad), 0, 'no crash in the error log' . (@bad ? ": $bad[0]" : ''));
+}
+
+$httpd->stop;
+$sa->stop;
