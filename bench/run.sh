@@ -4,6 +4,7 @@
 #
 #   bench/run.sh [--smoke] [--no-build] [--duration S] [--warmup S]
 #                [--cg-n N] [--ws-counts "2000 10000"] [--skip wrk,cg,bal,ws]
+#                [--repeat N]  (more alternating runs of the c=32 100 B pair; 4)
 #                [--out FILE] [--no-wait] [--keep]
 #
 # Everything runs on 127.0.0.1, every load is bounded in time or count, only
@@ -15,7 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 CMDLINE="bench/run.sh $*"
 
-SMOKE=0 BUILD=1 DUR=8 WARM=2 CG_N=2000 WS_COUNTS="2000 10000" SKIP="" KEEP=0 WAIT=1
+SMOKE=0 BUILD=1 DUR=8 WARM=2 CG_N=2000 WS_COUNTS="2000 10000" SKIP="" KEEP=0 WAIT=1 REPEAT=4
 OUT="$ROOT/docs/benchmarks.md"
 ECHO_TUNNELS=50 ECHO_MSGS=60000
 while [ $# -gt 0 ]; do
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
         --warmup) WARM=$2; shift ;;
         --cg-n) CG_N=$2; shift ;;
         --ws-counts) WS_COUNTS=$2; shift ;;
+        --repeat) REPEAT=$2; shift ;;
         --skip) SKIP=$2; shift ;;
         --out) OUT=$2; shift ;;
         --no-wait) WAIT=0 ;;
@@ -611,6 +613,16 @@ if ! skip wrk; then
             done
         done
     done
+    if [ "$SMOKE" != 1 ] && [ "${REPEAT:-0}" -gt 0 ]; then
+        # The target's pair again, alternating: one run each on a shared
+        # 2-core machine moves by 10-20 %; the report takes the median.
+        log "mod_nodeproxy vs mod_proxy_http in front of Node (c=32, 100 B), $REPEAT more alternating runs"
+        for i in $(seq 1 "$REPEAT"); do
+            load_run "rep.np.$i" "http://127.0.0.1:$P_NP/" 32 "$PID_NP"
+            load_run "rep.mp.$i" "http://127.0.0.1:$P_MP/" 32 "$PID_MP"
+        done
+        rec rep.count "$REPEAT"
+    fi
     if ! skip bal; then
         log "balancer of three Node members"
         for c in $conns; do
