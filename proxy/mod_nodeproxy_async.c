@@ -139,7 +139,8 @@ int np_async_wait(request_rec *r, np_request_t *rq, np_response_t *resp,
                       in_body ? "rest of the body" : "response");
     }
     a->in_body = in_body;
-    a->want_write = resp->want_write;
+    /* (Before the head, resp is not set up yet: only a body waits so.) */
+    a->want_write = in_body && resp->want_write;
     a->waits++;
     a->bpfd.desc.s = rq->conn->sock;
     /* A client that takes nothing for Timeout is gone, as the core would

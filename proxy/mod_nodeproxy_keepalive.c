@@ -30,8 +30,6 @@
 
 APLOG_USE_MODULE(nodeproxy);
 
-#define NP_KA_KEY "nodeproxy-keepalive"
-
 typedef struct {
     np_job_t job;                 /* first: the reactor's view of it     */
     conn_rec *c;
@@ -98,9 +96,12 @@ static void drive(np_ka_t *k)
 
     np_reactor_enter(c);
     if (k->expired) {
-        ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, c,
-                      "nodeproxy: %s", cs->state == CONN_STATE_KEEPALIVE
-                      ? "keep-alive timeout" : "write timeout");
+        int idle = cs->state == CONN_STATE_KEEPALIVE;
+        ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, c, "nodeproxy: %s",
+                      idle ? "keep-alive timeout" : "write timeout");
+        if (!idle) {
+            c->aborted = 1;   /* no last flush that would wait again */
+        }
         np_reactor_close_connection(c);
         return;
     }
@@ -153,9 +154,9 @@ static void drive(np_ka_t *k)
 
 void np_keepalive_continue(conn_rec *c)
 {
-    np_ka_t *k = NULL;
+    np_conn_state_t *st = np_conn_state(c, 1);
+    np_ka_t *k = st->keepalive;
 
-    apr_pool_userdata_get((void **)&k, NP_KA_KEY, c->pool);
     if (!k) {
         k = apr_pcalloc(c->pool, sizeof(*k));
         k->job.ops = &ka_ops;
@@ -164,7 +165,7 @@ void np_keepalive_continue(conn_rec *c)
         k->pfd.desc_type = APR_POLL_SOCKET;
         k->pfd.desc.s = ap_get_conn_socket(c);
         k->pfd.client_data = k;
-        apr_pool_userdata_setn(k, NP_KA_KEY, NULL, c->pool);
+        st->keepalive = k;
     }
     k->expired = 0;
     drive(k);

@@ -41,6 +41,7 @@ typedef struct {
     int next_misses;        /* NodeNextRequestWait: times in a row the
                              * client was not back in time               */
     int next_skip;          /* requests still to come without a wait     */
+    void *keepalive;        /* mod_nodeproxy_keepalive.c's job for it    */
 } np_conn_state_t;
 
 /* c's state; with create, made on first use (in c->pool). */
