@@ -16,7 +16,8 @@
 #  - TLS: HTTP/1.1 over mod_ssl suspends and answers correctly (the shared
 #    server's np_ssl vhost as in ssl_h2.t, and a TLS listener of the
 #    dedicated server: 60 concurrent 1 s requests over TLS within 1.5 s with
-#    50 threads; SSE over TLS); HTTP/2 (curl --http2) to a slow path answers
+#    50 threads; SSE over TLS; a 4 MiB async response to a TLS client that
+#    reads nothing for 1.5 s arrives whole); HTTP/2 (curl --http2) to a slow path answers
 #    correctly and stays synchronous (no suspension logged).
 use strict;
 use warnings FATAL => 'all';
@@ -34,7 +35,7 @@ use NPTest qw(:all);
 use NPBackend ();
 use NPAsync ();
 
-plan tests => 10 + 8 + 15 + 6 + 6 + 20, need_module('nodeproxy', 'ssl', 'http2');
+plan tests => 10 + 8 + 15 + 6 + 6 + 21, need_module('nodeproxy', 'ssl', 'http2');
 
 my $T0 = time;
 sub lap { t_debug(sprintf "%s: %.2f s", $_[0], time - $T0) }
@@ -286,7 +287,7 @@ sub gone_pending {
     lap('access log');
 }
 
-# ---- TLS and HTTP/2 (20) --------------------------------------------------------------------
+# ---- TLS and HTTP/2 (21) --------------------------------------------------------------------
 {
     # the shared server's TLS vhost (as ssl_h2.t reaches it)
     my $echo = NPBackend::start('echo', 'echo.js', NPTest::ECHO_PORT);
@@ -318,6 +319,32 @@ sub gone_pending {
     ok t_cmp($l->{ok} // 0, 60, 'TLS: 60 concurrent 1 s requests all 200 with their own body (' . enc($l->{errors} || {}) . ')');
     ok t_cmp(($l->{max_ms} // 1e9) <= 1500 ? 1 : 0, 1,
              "TLS: ... each within 1.5 s of its handshake (max $l->{max_ms} ms, wall $l->{wall_ms} ms): more than 50 threads' worth");
+
+    # a client that reads nothing for a while: over TLS the writes go
+    # through mod_ssl into the core, which writes without blocking
+    {
+        require IO::Socket::SSL;
+        my $size = 4 << 20;
+        my $s = IO::Socket::SSL->new(PeerAddr => '127.0.0.1', PeerPort => $tport, SSL_verify_mode => 0,
+                                     Timeout => 5) or die "TLS connect: $IO::Socket::SSL::SSL_ERROR";
+        binmode $s;
+        print $s "GET /a/big?ms=200&size=$size&id=tbig HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        sleep 1.5;
+        my ($buf, $deadline) = ('', time + 20);
+        my $sel = IO::Select->new($s);
+        while (time < $deadline) {
+            last unless $s->pending || $sel->can_read(5);
+            my $n = sysread $s, my $chunk, 262144;
+            last unless $n;
+            $buf .= $chunk;
+        }
+        close $s;
+        my $end = index $buf, "\r\n\r\n";
+        my $body = $end >= 0 ? substr($buf, $end + 4) : '';
+        my $exact = length($body) == $size && substr($body, 0, 5) eq 'tbig:' && substr($body, 5) !~ /[^x]/;
+        ok t_cmp(($buf =~ m{^HTTP/1\.1 (\d{3})})[0] . ' ' . length($body) . ($exact ? ' exact' : ' wrong'), "200 $size exact",
+                 'TLS: a 4 MiB async response to a client that read nothing for 1.5 s arrives whole');
+    }
 
     # HTTP/2: answers, stays synchronous
     $mark = $httpd->log_mark;
