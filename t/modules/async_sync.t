@@ -29,6 +29,7 @@ use Apache::Test;
 use Apache::TestUtil;
 use IO::Socket::INET ();
 use IO::Select ();
+use IO::Socket::SSL ();
 use List::Util qw(max min sum0);
 use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
@@ -323,10 +324,9 @@ sub gone_pending {
     # a client that reads nothing for a while: over TLS the writes go
     # through mod_ssl into the core, which writes without blocking
     {
-        require IO::Socket::SSL;
         my $size = 4 << 20;
         my $s = IO::Socket::SSL->new(PeerAddr => '127.0.0.1', PeerPort => $tport, SSL_verify_mode => 0,
-                                     Timeout => 5) or die "TLS connect: $IO::Socket::SSL::SSL_ERROR";
+                                     Timeout => 5) or die 'TLS connect: ' . IO::Socket::SSL::errstr();
         binmode $s;
         print $s "GET /a/big?ms=200&size=$size&id=tbig HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
         sleep 1.5;

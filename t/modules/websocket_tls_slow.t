@@ -19,12 +19,13 @@ use lib "$FindBin::Bin/../lib";
 use Apache::Test;
 use Apache::TestUtil;
 use IO::Select ();
+use IO::Socket::SSL ();   # libio-socket-ssl-perl, installed by scripts/test.sh
 use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
 use NPWs ();
 
-plan tests => 8, need_module('nodeproxy', 'ssl'), need(eval { require IO::Socket::SSL; 1 });
+plan tests => 8, need_module('nodeproxy', 'ssl');
 
 my ($port, $tport, $wport) = NPAsync::free_ports(3);
 my $ws = NPBackend::start('tlsws', 'ws.js', $wport);
@@ -45,7 +46,7 @@ t_debug('dedicated httpd pid ' . $httpd->pid . ", child(ren) " . join(',', $http
 
 # ---- client A: wss, writes, never reads --------------------------------------------------
 my $a = IO::Socket::SSL->new(PeerAddr => '127.0.0.1', PeerPort => $tport, SSL_verify_mode => 0, Timeout => 5)
-    or die "wss connect: $IO::Socket::SSL::SSL_ERROR";
+    or die 'wss connect: ' . IO::Socket::SSL::errstr();
 binmode $a;
 print $a "GET /ws/slow-reader HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" .
          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
