@@ -185,6 +185,31 @@ void np_keepalive_continue(conn_rec *c)
 #define NP_NEXT_MISSES_MAX 2
 #define NP_NEXT_SKIP       8
 
+/* Does httpd hold input for c already? A speculative look that does not
+ * wait: it reads the socket only when nothing is buffered. */
+static int next_request_buffered(conn_rec *c, np_conn_state_t *st)
+{
+    apr_status_t rv;
+    int buffered;
+
+    if (!st->peek) {
+        st->peek = apr_brigade_create(c->pool, c->bucket_alloc);
+    }
+    rv = ap_get_brigade(c->input_filters, st->peek, AP_MODE_SPECULATIVE,
+                        APR_NONBLOCK_READ, 1);
+    /* Nothing yet (the core says so with an empty brigade, a TLS filter
+     * may say EAGAIN): worth the wait. Data, EOF or an error: the MPM
+     * sees it at once without us. */
+    if (rv == APR_SUCCESS) {
+        buffered = !APR_BRIGADE_EMPTY(st->peek);
+    }
+    else {
+        buffered = !APR_STATUS_IS_EAGAIN(rv);
+    }
+    apr_brigade_cleanup(st->peek);
+    return buffered;
+}
+
 void np_await_next_request(request_rec *r, np_request_t *rq)
 {
     conn_rec *c = r->connection;
@@ -193,8 +218,7 @@ void np_await_next_request(request_rec *r, np_request_t *rq)
     apr_int32_t n = 0;
     apr_status_t rv;
 
-    if (c->keepalive != AP_CONN_KEEPALIVE || c->aborted
-        || c->data_in_input_filters) {
+    if (c->keepalive != AP_CONN_KEEPALIVE || c->aborted) {
         return;
     }
     st = np_conn_state(c, 1);
@@ -206,6 +230,12 @@ void np_await_next_request(request_rec *r, np_request_t *rq)
      * write it without blocking; a client that does not take it at once
      * is left to the MPM's write completion. */
     if (!np_write_pending(c) || c->data_in_output_filters) {
+        return;
+    }
+    /* A pipelined request httpd has already read needs no wait. (Not
+     * c->data_in_input_filters: that still tells what followed the
+     * previous request, which is set after this handler returns.) */
+    if (next_request_buffered(c, st)) {
         return;
     }
     if (!np_reactor_wait_begin()) {

@@ -41,6 +41,8 @@ typedef struct {
     int next_misses;        /* NodeNextRequestWait: times in a row the
                              * client was not back in time               */
     int next_skip;          /* requests still to come without a wait     */
+    struct apr_bucket_brigade *peek; /* NodeNextRequestWait's look at input
+                             * httpd already holds (made on first use)   */
     void *keepalive;        /* mod_nodeproxy_keepalive.c's job for it    */
 } np_conn_state_t;
 

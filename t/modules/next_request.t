@@ -11,6 +11,11 @@
 #    waited on (%D >= 400 ms), the next ones are not (%D < 200 ms);
 #  - a client that sends its next request as soon as it has the answer:
 #    no request is waited on for long (%D < 200 ms) and all are answered;
+#  - a client that comes back after 100 ms each time: every request is
+#    waited on, not only every other one (the MPM's "pipelined input" flag
+#    still describes the previous request while the handler runs);
+#  - three requests pipelined in one write: none waits (they are in
+#    httpd's buffer, not in the socket);
 #  - NodeNextRequestWait off: never waited on.
 use strict;
 use warnings FATAL => 'all';
@@ -26,7 +31,7 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
 
-plan tests => 9, need_module('nodeproxy');
+plan tests => 13, need_module('nodeproxy');
 
 my ($port, $oport, $bport) = NPAsync::free_ports(3);
 my $sa = NPAsync::backend('nx', $bport);
@@ -122,6 +127,48 @@ sub timings {
     my @slow = grep { $_ >= 200 } @d[0 .. 18];
     t_debug("looping client: %D ms @d");
     ok t_cmp(scalar(@slow), 0, 'looping client: none of the first 19 waited long (its next request came at once)');
+}
+
+# ---- a client that comes back after 100 ms (2) ---------------------------------------------
+{
+    my $s = conn($port);
+    my $ok = 0;
+    for my $i (1 .. 6) {
+        my ($st) = get($s, "/a/fast?id=gap$i");
+        $ok++ if $st == 200;
+        sleep 0.1;
+    }
+    close $s;
+    ok t_cmp($ok, 6, 'client back after 100 ms: 6 answers');
+    my @d = timings(qr/id=gap\d$/, 6);
+    t_debug("client back after 100 ms: %D ms @d");
+    # each of the first five waited for the next request (about 100 ms)
+    my @short = grep { $_ < 80 } @d[0 .. 4];
+    ok t_cmp(scalar(@short), 0, "client back after 100 ms: each of the first five was waited on (@d[0 .. 4] ms)");
+}
+
+# ---- three requests pipelined in one write (2) ----------------------------------------------
+{
+    my $s = conn($port);
+    my $t = time;
+    syswrite $s, join '', map { "GET /a/fast?id=pipe$_ HTTP/1.1\r\nHost: localhost\r\n\r\n" } 1 .. 3;
+    my ($buf, $got) = ('', 0);
+    my $sel = IO::Select->new($s);
+    while ($got < 3 && $sel->can_read(5)) {
+        my $n = sysread $s, my $chunk, 65536;
+        last unless $n;
+        $buf .= $chunk;
+        while ((my $end = index $buf, "\r\n\r\n") >= 0) {
+            my ($len) = substr($buf, 0, $end) =~ /Content-Length:\s*(\d+)/i;
+            last unless defined $len && length($buf) >= $end + 4 + $len;
+            $got++ if $buf =~ m{^HTTP/1\.1 200};
+            substr($buf, 0, $end + 4 + $len) = '';
+        }
+    }
+    my $took = time - $t;
+    close $s;
+    ok t_cmp($got, 3, 'pipelined: three answers');
+    ok t_cmp($took < 0.3 ? 1 : 0, 1, sprintf('pipelined: all three within 300 ms (%.0f ms; the wait is 400 ms)', $took * 1000));
 }
 
 # ---- NodeNextRequestWait off (2) -----------------------------------------------------------
