@@ -16,6 +16,7 @@
 
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_log.h"
+#include "mod_nodeproxy_reactor.h"
 #include "mod_nodeproxy_relay.h"
 #include "np_headers.h"
 #include "np_sticky.h"
@@ -294,19 +295,11 @@ static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
     }
 }
 
-static int np_handler(request_rec *r)
+static int handle(request_rec *r, np_request_t *rq)
 {
-    np_request_t *rq;
     np_response_t *resp;
     int status;
 
-    if (!r->handler || strcmp(r->handler, NP_HANDLER) != 0) {
-        return DECLINED;
-    }
-    rq = ap_get_module_config(r->request_config, &nodeproxy_module);
-    if (!rq) {
-        return DECLINED;
-    }
     if (np_maint_flag_on(r)) {
         return np_maint_respond(r);
     }
@@ -321,6 +314,24 @@ static int np_handler(request_rec *r)
         return proxy_balanced(r, rq, resp);
     }
     return proxy_single(r, rq, resp);
+}
+
+static int np_handler(request_rec *r)
+{
+    np_request_t *rq;
+    int status;
+
+    if (!r->handler || strcmp(r->handler, NP_HANDLER) != 0) {
+        return DECLINED;
+    }
+    rq = ap_get_module_config(r->request_config, &nodeproxy_module);
+    if (!rq) {
+        return DECLINED;
+    }
+    np_reactor_handler_enter();
+    status = handle(r, rq);
+    np_reactor_handler_leave();
+    return status;
 }
 
 static void np_child_init(apr_pool_t *pchild, server_rec *s)

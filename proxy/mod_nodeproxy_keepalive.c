@@ -226,6 +226,9 @@ void np_await_next_request(request_rec *r, np_request_t *rq)
         st->next_skip--;
         return;
     }
+    if (!np_reactor_threads_spare()) {
+        return;   /* the MPM may need this thread for another connection */
+    }
     /* The response is in the core (after EOS nothing is held above it):
      * write it without blocking; a client that does not take it at once
      * is left to the MPM's write completion. */

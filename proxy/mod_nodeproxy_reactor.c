@@ -62,6 +62,24 @@ void np_reactor_wait_end(void)
     apr_atomic_dec32(&sync_waiters);
 }
 
+static apr_uint32_t handlers_busy;
+static apr_uint32_t handlers_spare_limit = 1;
+
+void np_reactor_handler_enter(void)
+{
+    apr_atomic_inc32(&handlers_busy);
+}
+
+void np_reactor_handler_leave(void)
+{
+    apr_atomic_dec32(&handlers_busy);
+}
+
+int np_reactor_threads_spare(void)
+{
+    return apr_atomic_read32(&handlers_busy) <= handlers_spare_limit;
+}
+
 /* A connection the MPM has let go of has no scoreboard handle (c->sbh
  * NULL). While a worker carries it on, it gets back the one the MPM gave it,
  * pointed at this worker's scoreboard slot, as the MPM does when it hands a
@@ -361,6 +379,7 @@ static void np_reactor_child_init(apr_pool_t *pchild, server_rec *s)
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) == APR_SUCCESS
         && threads >= 4) {
         sync_wait_limit = (apr_uint32_t)threads * 3 / 4;
+        handlers_spare_limit = (apr_uint32_t)threads / 2;
     }
     re = apr_pcalloc(pchild, sizeof(*re));
     re->incoming = apr_array_make(pchild, 16, sizeof(np_job_t *));

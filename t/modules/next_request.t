@@ -1,7 +1,7 @@
 # NodeNextRequestWait: after a response the worker waits a moment for the
 # client's next request on the same connection (so that the event MPM serves
 # it on the same thread), and stops waiting for a client that does not come
-# back in time. Through a DEDICATED httpd (2 x 25 threads, t/lib/NPAsync.pm)
+# back in time. Through a DEDICATED httpd (1 x 25 threads, t/lib/NPAsync.pm)
 # with NodeNextRequestWait 400ms (long, to be measurable) on one port and
 # off on another; backend t/backends/slow.js. The wait shows in the access
 # log's %D (microseconds from the request to its log line, which comes after
@@ -16,6 +16,9 @@
 #    still describes the previous request while the handler runs);
 #  - three requests pipelined in one write: none waits (they are in
 #    httpd's buffer, not in the socket);
+#  - while more than half of the child's threads are in the module's
+#    handler (13 requests held by NodeAsyncDelay off), nobody is waited
+#    on: the MPM may need the thread for another connection;
 #  - NodeNextRequestWait off: never waited on.
 use strict;
 use warnings FATAL => 'all';
@@ -31,14 +34,18 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
 
-plan tests => 13, need_module('nodeproxy');
+plan tests => 16, need_module('nodeproxy');
 
 my ($port, $oport, $bport) = NPAsync::free_ports(3);
 my $sa = NPAsync::backend('nx', $bport);
-my $httpd = NPAsync::Httpd->start(tag => 'next', port => $port, extra_listen => [$oport], conf => <<"EOC");
+my $httpd = NPAsync::Httpd->start(tag => 'next', port => $port, extra_listen => [$oport], servers => 1, conf => <<"EOC");
 CustomLog "\@DIR\@/timing_log" "%{remote}p %D \\"%r\\""
 NodeNextRequestWait 400ms
 NodeProxyPass /a/ http://127.0.0.1:$bport/
+<Location /hold/>
+    NodeAsyncDelay off
+</Location>
+NodeProxyPass /hold/ http://127.0.0.1:$bport/
 <VirtualHost 127.0.0.1:$oport>
     CustomLog "\@DIR\@/timing_log" "%{remote}p %D \\"%r\\""
     NodeNextRequestWait off
@@ -169,6 +176,33 @@ sub timings {
     close $s;
     ok t_cmp($got, 3, 'pipelined: three answers');
     ok t_cmp($took < 0.3 ? 1 : 0, 1, sprintf('pipelined: all three within 300 ms (%.0f ms; the wait is 400 ms)', $took * 1000));
+}
+
+# ---- threads scarce: 13 of the 25 threads held (3) ------------------------------------------
+{
+    my @hold = map { conn($port) } 1 .. 13;
+    syswrite $_, "GET /hold/slow?ms=2500&id=hold HTTP/1.1\r\nHost: localhost\r\n\r\n" for @hold;
+    sleep 0.5;                                   # all 13 are in the handler now
+    my $s = conn($port);
+    my ($st) = get($s, "/a/fast?id=busy1");
+    sleep 0.6;                                   # would be waited on (400 ms) if there were threads to spare
+    close $s;
+    ok t_cmp($st, 200, 'threads scarce: answered');
+    my @d = timings(qr/id=busy1$/, 1);
+    ok t_cmp(($d[0] // 1e9) < 200 ? 1 : 0, 1, "threads scarce: not waited on (%D $d[0] ms; the wait is 400 ms)");
+    my $ok = 0;
+    for my $h (@hold) {
+        my $sel = IO::Select->new($h);
+        my $buf = '';
+        while ($buf !~ /\r\n\r\n/ && $sel->can_read(5)) {
+            my $n = sysread $h, my $chunk, 65536;
+            last unless $n;
+            $buf .= $chunk;
+        }
+        $ok++ if $buf =~ m{^HTTP/1\.1 200};
+        close $h;
+    }
+    ok t_cmp($ok, 13, 'threads scarce: the 13 held requests answered');
 }
 
 # ---- NodeNextRequestWait off (2) -----------------------------------------------------------
