@@ -68,7 +68,11 @@ function target(name, met, measured, detail) {
   const np = reps ? median(runs('np', np1)) : np1, mp = reps ? median(runs('mp', mp1)) : mp1;
   if (Number.isFinite(np) && Number.isFinite(mp)) {
     const r = np / mp;
-    const how = reps ? ` (median of ${reps + 1} alternating runs each: ${runs('np', np1).map(fmtInt).join(', ')} vs ${runs('mp', mp1).map(fmtInt).join(', ')})` : '';
+    // CPU per request moves less with the machine's other load than req/s does.
+    const cpus = (s) => [num(`wrk.${s}.node.100.c32.cpu_us`)].concat(Array.from({ length: reps }, (_, i) => num(`rep.${s}.${i + 1}.cpu_us`)));
+    const cnp = median(cpus('np')), cmp = median(cpus('mp'));
+    const how = (reps ? ` (median of ${reps + 1} alternating runs each: ${runs('np', np1).map(fmtInt).join(', ')} vs ${runs('mp', mp1).map(fmtInt).join(', ')})` : '')
+      + (Number.isFinite(cnp) && Number.isFinite(cmp) ? `; httpd CPU per request ${fx(cnp)} vs ${fx(cmp)} us (${fmtR(cnp, cmp)})` : '');
     target('throughput in front of Node (c=32, 100 B) >= 1.25x mod_proxy_http', r >= 1.25,
       `${fmtInt(np)} vs ${fmtInt(mp)} req/s = ${r.toFixed(2)}x${how}`,
       r >= 1.25 ? `${((r / 1.25 - 1) * 100).toFixed(0)} % above` : `${((1 - r / 1.25) * 100).toFixed(0)} % short (needs ${fmtInt(1.25 * mp)} req/s)`);
@@ -107,9 +111,14 @@ function target(name, met, measured, detail) {
       n >= 10000 ? v <= 16 : v <= 16 ? null : false, `${fx(v)} KiB/tunnel`,
       v <= 16 ? `${fx(16 - v)} KiB under` : `${fx(v - 16)} KiB over (${((v / 16 - 1) * 100).toFixed(0)} %)`);
   } else target('idle WebSocket <= 16 KiB per tunnel at 10,000', null, 'n/a', '');
-  const e1 = num('ws.echo.np.cpu_us'), e2 = num('ws.echo.ng.cpu_us');
+  // With --echo-repeat: the median over the first run and the alternating ones.
+  const ereps = num('ws.echo.rep.count') || 0;
+  const eruns = (s) => [num(`ws.echo.${s}.cpu_us`)].concat(Array.from({ length: ereps }, (_, i) => num(`ws.echo.rep.${s}.${i + 1}.cpu_us`)));
+  const e1 = ereps ? median(eruns('np')) : num('ws.echo.np.cpu_us');
+  const e2 = ereps ? median(eruns('ng')) : num('ws.echo.ng.cpu_us');
+  const ehow = ereps ? ` (median of ${ereps + 1} alternating runs each: ${eruns('np').map((x) => fx(x)).join(', ')} vs ${eruns('ng').map((x) => fx(x)).join(', ')})` : '';
   if (Number.isFinite(e1) && Number.isFinite(e2)) {
-    target("WebSocket echo CPU per message <= nginx's", e1 <= e2, `${fx(e1)} us vs nginx ${fx(e2)} us`,
+    target("WebSocket echo CPU per message <= nginx's", e1 <= e2, `${fx(e1)} us vs nginx ${fx(e2)} us${ehow}`,
       e1 <= e2 ? `${fx(e2 - e1)} us under` : `${fx(e1 - e2)} us over (${((e1 / e2 - 1) * 100).toFixed(0)} %)`);
   } else target("WebSocket echo CPU per message <= nginx's", null, 'n/a', '');
 }
