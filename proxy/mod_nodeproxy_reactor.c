@@ -379,7 +379,7 @@ static void np_reactor_child_init(apr_pool_t *pchild, server_rec *s)
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) == APR_SUCCESS
         && threads >= 4) {
         sync_wait_limit = (apr_uint32_t)threads * 3 / 4;
-        handlers_spare_limit = (apr_uint32_t)threads / 2;
+        handlers_spare_limit = (apr_uint32_t)threads * 3 / 4;
     }
     re = apr_pcalloc(pchild, sizeof(*re));
     re->incoming = apr_array_make(pchild, 16, sizeof(np_job_t *));

@@ -75,9 +75,10 @@ int np_reactor_wait_begin(void);
 void np_reactor_wait_end(void);
 
 /* Around the module's handler on an MPM worker: how many of the child's
- * threads it holds. threads_spare says whether at most half do, so that a
- * thread may wait for a client's next request without leaving the MPM
- * short of workers (with none idle it closes idle keep-alive connections). */
+ * threads it holds. threads_spare says whether at most three quarters do,
+ * so that a thread may wait for a client's next request without leaving
+ * the MPM short of workers (with none idle it closes idle keep-alive
+ * connections). */
 void np_reactor_handler_enter(void);
 void np_reactor_handler_leave(void);
 int np_reactor_threads_spare(void);

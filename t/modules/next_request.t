@@ -16,9 +16,10 @@
 #    still describes the previous request while the handler runs);
 #  - three requests pipelined in one write: none waits (they are in
 #    httpd's buffer, not in the socket);
-#  - while more than half of the child's threads are in the module's
-#    handler (13 requests held by NodeAsyncDelay off), nobody is waited
-#    on: the MPM may need the thread for another connection;
+#  - while more than three quarters of the child's threads are in the
+#    module's handler (19 of 25 held by NodeAsyncDelay off), nobody is waited
+#    on: the MPM may need the thread for another connection (with 12 held,
+#    still waited on);
 #  - NodeNextRequestWait off: never waited on.
 use strict;
 use warnings FATAL => 'all';
@@ -34,7 +35,7 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
 
-plan tests => 16, need_module('nodeproxy');
+plan tests => 17, need_module('nodeproxy');
 
 my ($port, $oport, $bport) = NPAsync::free_ports(3);
 my $sa = NPAsync::backend('nx', $bport);
@@ -178,23 +179,38 @@ sub timings {
     ok t_cmp($took < 0.3 ? 1 : 0, 1, sprintf('pipelined: all three within 300 ms (%.0f ms; the wait is 400 ms)', $took * 1000));
 }
 
-# ---- threads scarce: 13 of the 25 threads held (3) ------------------------------------------
+# ---- threads scarce: 12, then 19 of the 25 threads held (4) ---------------------------------
 {
-    my @hold = map { conn($port) } 1 .. 13;
-    syswrite $_, "GET /hold/slow?ms=2500&id=hold HTTP/1.1\r\nHost: localhost\r\n\r\n" for @hold;
-    sleep 0.5;                                   # all 13 are in the handler now
-    my $s = conn($port);
-    my ($st) = get($s, "/a/fast?id=busy1");
-    sleep 0.6;                                   # would be waited on (400 ms) if there were threads to spare
-    close $s;
-    ok t_cmp($st, 200, 'threads scarce: answered');
-    my @d = timings(qr/id=busy1$/, 1);
-    ok t_cmp(($d[0] // 1e9) < 200 ? 1 : 0, 1, "threads scarce: not waited on (%D $d[0] ms; the wait is 400 ms)");
+    my @hold;
+    my $hold = sub {
+        for (1 .. shift) {
+            my $h = conn($port);
+            syswrite $h, "GET /hold/slow?ms=4000&id=hold HTTP/1.1\r\nHost: localhost\r\n\r\n";
+            push @hold, $h;
+        }
+        sleep 0.5;                               # they are all in the handler now
+    };
+    my $one = sub {
+        my $id = shift;
+        my $s = conn($port);
+        my ($st) = get($s, "/a/fast?id=$id");
+        sleep 0.6;                               # waited on (400 ms) if there are threads to spare
+        close $s;
+        my @d = timings(qr/id=$id$/, 1);
+        return ($st, $d[0] // -1);
+    };
+    $hold->(12);
+    my ($st0, $d0) = $one->('busy0');
+    $hold->(7);
+    my ($st1, $d1) = $one->('busy1');
+    ok t_cmp("$st0 $st1", '200 200', 'threads scarce: answered');
+    ok t_cmp($d0 >= 390 ? 1 : 0, 1, "12 of 25 threads held: still waited on (%D $d0 ms)");
+    ok t_cmp($d1 >= 0 && $d1 < 200 ? 1 : 0, 1, "19 of 25 threads held: not waited on (%D $d1 ms; the wait is 400 ms)");
     my $ok = 0;
     for my $h (@hold) {
         my $sel = IO::Select->new($h);
         my $buf = '';
-        while ($buf !~ /\r\n\r\n/ && $sel->can_read(5)) {
+        while ($buf !~ /\r\n\r\n/ && $sel->can_read(8)) {
             my $n = sysread $h, my $chunk, 65536;
             last unless $n;
             $buf .= $chunk;
@@ -202,7 +218,7 @@ sub timings {
         $ok++ if $buf =~ m{^HTTP/1\.1 200};
         close $h;
     }
-    ok t_cmp($ok, 13, 'threads scarce: the 13 held requests answered');
+    ok t_cmp($ok, 19, 'threads scarce: the 19 held requests answered');
 }
 
 # ---- NodeNextRequestWait off (2) -----------------------------------------------------------
