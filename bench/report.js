@@ -152,7 +152,9 @@ if (mode === 'markdown') {
   P();
   P('`bench/run.sh --smoke` checks the harness in under a minute (a few hundred requests per');
   P('setup, nothing written to this file); `--skip wrk,cg,bal,ws` leaves parts out,');
-  P('`--no-build` uses the module already built, `--duration S` changes the wrk run length.');
+  P('`--no-build` uses the module already built, `--duration S` changes the wrk run length,');
+  P('`--repeat N` and `--echo-repeat N` set how many more alternating runs the throughput and echo');
+  P('targets take their medians over (8 and 4).');
   P();
   H(2, 'Targets (issue 7)');
 }
