@@ -236,8 +236,8 @@ void np_await_next_request(request_rec *r, np_request_t *rq)
         return;
     }
     /* A pipelined request httpd has already read needs no wait. (Not
-     * c->data_in_input_filters: that still tells what followed the
-     * previous request, which is set after this handler returns.) */
+     * c->data_in_input_filters: while the handler runs, that flag still
+     * describes the previous request; httpd sets it after the handler.) */
     if (next_request_buffered(c, st)) {
         return;
     }

@@ -62,6 +62,8 @@ void np_reactor_wait_end(void)
     apr_atomic_dec32(&sync_waiters);
 }
 
+/* Threads of this child in the module's handler, and how many may be
+ * before NodeNextRequestWait gives its thread back to the MPM at once. */
 static apr_uint32_t handlers_busy;
 static apr_uint32_t handlers_spare_limit = 1;
 
