@@ -103,7 +103,13 @@ sub start {
             die "NPBackend: backend '$name' ($path @args) exited with status $? " .
                 "before accepting connections:\n" . _tail($log) . "\n";
         }
-        if (my $s = _connect($where)) { close $s; last; }
+        # A unix socket is connectable (by root, this process) as soon as the
+        # backend listens, but httpd's children can use it only once the
+        # backend has made it world-writable: wait for that too.
+        if (my $s = _connect($where)) {
+            close $s;
+            last if !$is_sock || ((stat $where)[2] // 0) & 0002;
+        }
         if (time > $deadline) {
             $self->stop;
             die "NPBackend: backend '$name' did not accept connections on $where " .
