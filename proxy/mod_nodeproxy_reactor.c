@@ -62,10 +62,10 @@ void np_reactor_wait_end(void)
     apr_atomic_dec32(&sync_waiters);
 }
 
-/* Threads of this child in the module's handler, and how many may be
- * before NodeNextRequestWait gives its thread back to the MPM at once. */
+/* Threads of this child in the module's handler. Up to the same three
+ * quarters, NodeNextRequestWait may keep its thread; beyond, it gives it
+ * back to the MPM at once. */
 static apr_uint32_t handlers_busy;
-static apr_uint32_t handlers_spare_limit = 1;
 
 void np_reactor_handler_enter(void)
 {
@@ -79,7 +79,7 @@ void np_reactor_handler_leave(void)
 
 int np_reactor_threads_spare(void)
 {
-    return apr_atomic_read32(&handlers_busy) <= handlers_spare_limit;
+    return apr_atomic_read32(&handlers_busy) <= sync_wait_limit;
 }
 
 /* A connection the MPM has let go of has no scoreboard handle (c->sbh
@@ -381,7 +381,6 @@ static void np_reactor_child_init(apr_pool_t *pchild, server_rec *s)
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) == APR_SUCCESS
         && threads >= 4) {
         sync_wait_limit = (apr_uint32_t)threads * 3 / 4;
-        handlers_spare_limit = (apr_uint32_t)threads * 3 / 4;
     }
     re = apr_pcalloc(pchild, sizeof(*re));
     re->incoming = apr_array_make(pchild, 16, sizeof(np_job_t *));
