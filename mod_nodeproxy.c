@@ -9,7 +9,7 @@
 #include "hcheck/mod_nodeproxy_hcheck.h"
 #include "status/mod_nodeproxy_status.h"
 #include "wstunnel/mod_nodeproxy_tunnel.h"
-#include "proxy/mod_nodeproxy_reactor.h"
+#include "reactor/mod_nodeproxy_reactor.h"
 
 static void register_hooks(apr_pool_t *p)
 {

@@ -9,7 +9,7 @@
  * connection is closed when a side closes or the tunnel has been idle for
  * NodeWebSocketIdleTimeout.
  *
- * The tunnel is a job of the per-child reactor (proxy/mod_nodeproxy_reactor.h),
+ * The tunnel is a job of the per-child reactor (reactor/mod_nodeproxy_reactor.h),
  * handed over once the worker thread has let go of the connection.
  *
  * Client-side reads go through the connection's input filters (mod_ssl for
