@@ -28,6 +28,7 @@ APLOG_USE_MODULE(nodeproxy);
 
 #define NP_HC_WATCHDOG "_nodeproxy_hcheck_"
 #define NP_HC_MAX_THREADS 16
+#define NP_HC_BUFSIZE 1024   /* the check reads its status line on the stack */
 
 typedef struct {
     np_balancer_t *b;
@@ -65,7 +66,7 @@ const char *np_hcheck_directive(cmd_parms *cmd, void *dconf, int argc,
 }
 
 /* Read the status code of the answer: "HTTP/1.x NNN". */
-static int read_status(apr_socket_t *sock, apr_time_t deadline,
+static int read_status(np_conn_t *conn, apr_time_t deadline,
                        const char **cause, apr_pool_t *p)
 {
     char buf[512];
@@ -78,8 +79,8 @@ static int read_status(apr_socket_t *sock, apr_time_t deadline,
             *cause = "timed out";
             return -1;
         }
-        apr_socket_timeout_set(sock, left);
-        rv = apr_socket_recv(sock, buf + have, &len);
+        apr_socket_timeout_set(conn->sock, left);
+        rv = np_conn_recv(conn, buf + have, &len);
         if (len == 0 || (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv))) {
             *cause = APR_STATUS_IS_TIMEUP(rv) ? "timed out"
                    : "closed without an answer";
@@ -106,13 +107,15 @@ static int check_once(hc_task_t *t, const np_hc_conf_t *c, int *status,
 {
     apr_time_t deadline = apr_time_now() + c->timeout;
     const np_target_t *tg = t->m->backend->target;
-    apr_socket_t *sock;
+    np_conn_t *conn;
     const char *req;
     apr_size_t len;
     apr_status_t rv;
 
     *status = 0;
-    rv = np_backend_connect(t->m->backend, c->timeout, p, &sock, cause);
+    /* The connect timeout covers a TLS handshake too. */
+    rv = np_conn_open(t->m->backend, c->timeout, NP_HC_BUFSIZE, &conn, cause,
+                      p);
     if (rv != APR_SUCCESS) {
         return 0;
     }
@@ -120,15 +123,15 @@ static int check_once(hc_task_t *t, const np_hc_conf_t *c, int *status,
                        "mod_nodeproxy-health-check\r\nConnection: close\r\n"
                        "\r\n", c->method, c->path, tg->authority);
     len = strlen(req);
-    apr_socket_timeout_set(sock, deadline - apr_time_now());
-    rv = apr_socket_send(sock, req, &len);
+    apr_socket_timeout_set(conn->sock, deadline - apr_time_now());
+    rv = np_conn_send(conn, req, &len);
     if (rv != APR_SUCCESS) {
         *cause = "sending the check failed";
-        apr_socket_close(sock);
+        np_conn_release(conn, 0);
         return 0;
     }
-    *status = read_status(sock, deadline, cause, p);
-    apr_socket_close(sock);
+    *status = read_status(conn, deadline, cause, p);
+    np_conn_release(conn, 0);
     if (*status < 0) {
         *status = 0;
         return 0;

@@ -74,7 +74,8 @@ static void async_adopt(np_job_t *job)
         np_reactor_watch(job->ps, &a->cpfd, &a->creq, APR_POLLOUT);
         return;
     }
-    np_reactor_watch(job->ps, &a->bpfd, &a->breq, APR_POLLIN);
+    /* POLLIN, or what a TLS backend connection waits for. */
+    np_reactor_watch(job->ps, &a->bpfd, &a->breq, a->rq->conn->want_recv);
     if (a->watch_client) {
         np_reactor_watch(job->ps, &a->cpfd, &a->creq, APR_POLLIN);
     }

@@ -96,22 +96,61 @@ static void conn_close(np_conn_t *c)
     apr_pool_destroy(c->pool);
 }
 
-/* A pooled connection is usable when it is young enough and the backend has
- * neither closed it nor sent anything unsolicited. */
-static int conn_alive(np_conn_t *c, apr_time_t now)
+/* ---- the plain-socket transport ------------------------------------------- */
+
+static apr_status_t plain_recv(np_conn_t *c, char *buf, apr_size_t *len)
+{
+    return apr_socket_recv(c->sock, buf, len);
+}
+
+static apr_status_t plain_send(np_conn_t *c, const char *buf, apr_size_t *len)
+{
+    return apr_socket_send(c->sock, buf, len);
+}
+
+static apr_status_t plain_sendv(np_conn_t *c, const struct iovec *v,
+                                apr_int32_t n, apr_size_t *written)
+{
+    return apr_socket_sendv(c->sock, v, n, written);
+}
+
+static apr_status_t plain_shutdown_write(np_conn_t *c)
+{
+    return apr_socket_shutdown(c->sock, APR_SHUTDOWN_WRITE);
+}
+
+static int plain_pending(np_conn_t *c)
+{
+    return 0;
+}
+
+/* Neither closed by the backend nor holding anything unsolicited. */
+static int plain_idle_ok(np_conn_t *c)
 {
     apr_os_sock_t fd;
     char byte;
     ssize_t n;
 
-    if (now - c->idle_since >= c->backend->keepalive) {
-        return 0;
-    }
     if (apr_os_sock_get(&fd, c->sock) != APR_SUCCESS) {
         return 0;
     }
     n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+const np_conn_io_t np_conn_io_plain = {
+    plain_recv, plain_send, plain_sendv, plain_shutdown_write, plain_pending,
+    plain_idle_ok
+};
+
+/* A pooled connection is usable when it is young enough and the backend has
+ * neither closed it nor sent anything unsolicited. */
+static int conn_alive(np_conn_t *c, apr_time_t now)
+{
+    if (now - c->idle_since >= c->backend->keepalive) {
+        return 0;
+    }
+    return c->io->idle_ok(c);
 }
 
 static apr_status_t resolve(np_backend_t *b, const char **cause)
@@ -144,9 +183,9 @@ static apr_status_t resolve(np_backend_t *b, const char **cause)
 
 /* Connect to each address the name resolved to, in order (localhost may be
  * ::1 and 127.0.0.1 while Node listens on only one of them). */
-apr_status_t np_backend_connect(np_backend_t *b, apr_interval_time_t timeout,
-                                apr_pool_t *p, apr_socket_t **out,
-                                const char **cause)
+static apr_status_t connect_socket(np_backend_t *b,
+                                   apr_interval_time_t timeout, apr_pool_t *p,
+                                   apr_socket_t **out, const char **cause)
 {
     apr_status_t rv;
     apr_sockaddr_t *sa;
@@ -193,11 +232,11 @@ void np_conn_drop_buffer(np_conn_t *c)
     c->bufsize = 0;
 }
 
-static apr_status_t conn_open(np_backend_t *b, apr_interval_time_t timeout,
-                              apr_size_t bufsize, np_conn_t **out,
-                              const char **cause, apr_pool_t *rp)
+apr_status_t np_conn_open(np_backend_t *b, apr_interval_time_t timeout,
+                          apr_size_t bufsize, np_conn_t **out,
+                          const char **cause, apr_pool_t *rp)
 {
-    apr_socket_t *sock;
+    apr_socket_t *sock = NULL;
     apr_status_t rv;
     apr_pool_t *p;
     np_conn_t *c;
@@ -208,7 +247,10 @@ static apr_status_t conn_open(np_backend_t *b, apr_interval_time_t timeout,
         *cause = "out of memory";
         return rv;
     }
-    rv = np_backend_connect(b, timeout, p, &sock, cause);
+    if (bufsize == 0) {
+        bufsize = NP_CONN_BUFSIZE;
+    }
+    rv = connect_socket(b, timeout, p, &sock, cause);
     if (rv != APR_SUCCESS) {
         *cause = apr_pstrdup(rp, *cause);
         apr_pool_destroy(p);
@@ -218,6 +260,9 @@ static apr_status_t conn_open(np_backend_t *b, apr_interval_time_t timeout,
     c->backend = b;
     c->pool = p;
     c->sock = sock;
+    c->io = &np_conn_io_plain;
+    c->want_recv = APR_POLLIN;
+    c->want_send = APR_POLLOUT;
     /* malloc'd so that a tunnel can give it back (np_conn_drop_buffer). */
     c->buf = malloc(bufsize);
     if (!c->buf) {
@@ -257,8 +302,7 @@ apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeou
         }
         conn_close(c);
     }
-    return conn_open(b, connect_timeout, bufsize ? bufsize : NP_CONN_BUFSIZE,
-                     out, cause, rp);
+    return np_conn_open(b, connect_timeout, bufsize, out, cause, rp);
 }
 
 /* The idle list is newest first, so everything from the first expired

@@ -2,7 +2,9 @@
 #ifndef MOD_NODEPROXY_POOL_H
 #define MOD_NODEPROXY_POOL_H
 
+#include <sys/uio.h>
 #include <apr_network_io.h>
+#include <apr_poll.h>
 #include <apr_thread_mutex.h>
 #include <httpd.h>
 #include "np_map.h"
@@ -22,10 +24,35 @@ typedef struct np_backend_t {
     apr_sockaddr_t *addr;            /* resolved on first use, per child    */
 } np_backend_t;
 
+/* The transport seam: how bytes move on a backend connection (the plain
+ * socket below, or TLS from tls/). Every path that talks to a backend goes
+ * through it. Timeouts stay the socket's (apr_socket_timeout_set on
+ * c->sock): with 0 an operation that would block returns APR_EAGAIN, and
+ * c->want_recv / c->want_send say which poll event lets it go on (TLS may
+ * need to write to read, or read to write). */
+typedef struct np_conn_io_t {
+    apr_status_t (*recv)(np_conn_t *c, char *buf, apr_size_t *len);
+    apr_status_t (*send)(np_conn_t *c, const char *buf, apr_size_t *len);
+    apr_status_t (*sendv)(np_conn_t *c, const struct iovec *v, apr_int32_t n,
+                          apr_size_t *written);
+    /* No more data from us (the peer may still send). */
+    apr_status_t (*shutdown_write)(np_conn_t *c);
+    /* Bytes already read off the socket and ready to be received, which a
+     * poll on the socket would not announce. */
+    int (*pending)(np_conn_t *c);
+    /* An idle pooled connection: has the backend neither closed it nor
+     * sent anything? (Must not block.) */
+    int (*idle_ok)(np_conn_t *c);
+} np_conn_io_t;
+
 struct np_conn_t {
     np_backend_t *backend;
     apr_pool_t *pool;                /* lives as long as the connection     */
     apr_socket_t *sock;
+    const np_conn_io_t *io;          /* plain or TLS                         */
+    void *io_ctx;                    /* the transport's own state            */
+    apr_int16_t want_recv;           /* poll event a blocked recv waits for  */
+    apr_int16_t want_send;           /* poll event a blocked send waits for  */
     char *buf;                       /* read buffer, reused per request     */
     apr_size_t bufsize;
     apr_time_t idle_since;
@@ -45,11 +72,44 @@ np_backend_t *np_backend_get(apr_pool_t *pconf, const np_target_t *t,
 /* child_init: locks and pools for every backend. */
 apr_status_t np_backends_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* A new connection to b, allocated in p (health checks; the pool uses it
- * too). *cause, in p, says what failed. */
-apr_status_t np_backend_connect(np_backend_t *b, apr_interval_time_t timeout,
-                                apr_pool_t *p, apr_socket_t **out,
-                                const char **cause);
+/* The plain-socket transport. */
+extern const np_conn_io_t np_conn_io_plain;
+
+static APR_INLINE apr_status_t np_conn_recv(np_conn_t *c, char *buf,
+                                            apr_size_t *len)
+{
+    return c->io->recv(c, buf, len);
+}
+
+static APR_INLINE apr_status_t np_conn_send(np_conn_t *c, const char *buf,
+                                            apr_size_t *len)
+{
+    return c->io->send(c, buf, len);
+}
+
+static APR_INLINE apr_status_t np_conn_sendv(np_conn_t *c,
+                                             const struct iovec *v,
+                                             apr_int32_t n, apr_size_t *written)
+{
+    return c->io->sendv(c, v, n, written);
+}
+
+static APR_INLINE apr_status_t np_conn_shutdown_write(np_conn_t *c)
+{
+    return c->io->shutdown_write(c);
+}
+
+static APR_INLINE int np_conn_pending(np_conn_t *c)
+{
+    return c->io->pending(c);
+}
+
+/* A new connection to b that is not pooled (health checks; the pool uses
+ * it too), with a read buffer of bufsize bytes (0: the default); give it
+ * back with np_conn_release(c, 0). *cause, in rp, says what failed. */
+apr_status_t np_conn_open(np_backend_t *b, apr_interval_time_t timeout,
+                          apr_size_t bufsize, np_conn_t **out,
+                          const char **cause, apr_pool_t *rp);
 
 /* A connection: a live idle one from the pool (reused=1) unless fresh is
  * set, else a new one whose read buffer has bufsize bytes (0: the default).

@@ -231,11 +231,11 @@ static int prefetch_body(request_rec *r, np_request_t *rq)
 }
 
 /* Write every byte of v[0..n) (sendv may write part of it). */
-static apr_status_t send_all(apr_socket_t *s, struct iovec *v, int n)
+static apr_status_t send_all(np_conn_t *c, struct iovec *v, int n)
 {
     while (n > 0) {
         apr_size_t written = 0;
-        apr_status_t rv = apr_socket_sendv(s, v, n, &written);
+        apr_status_t rv = np_conn_sendv(c, v, n, &written);
         while (n > 0 && written >= v->iov_len) {
             written -= v->iov_len;
             v++;
@@ -294,7 +294,7 @@ static apr_status_t send_brigade(np_request_t *rq, apr_bucket_brigade *bb,
             if (chunked) {
                 n = frame_chunk(v, n, total, size_line, sizeof(size_line));
             }
-            if ((rv = send_all(rq->conn->sock, v, n)) != APR_SUCCESS) {
+            if ((rv = send_all(rq->conn, v, n)) != APR_SUCCESS) {
                 return rv;
             }
             n = chunked ? 1 : 0;
@@ -310,7 +310,7 @@ static apr_status_t send_brigade(np_request_t *rq, apr_bucket_brigade *bb,
     if (chunked) {
         n = frame_chunk(v, n, total, size_line, sizeof(size_line));
     }
-    return send_all(rq->conn->sock, v, n);
+    return send_all(rq->conn, v, n);
 }
 
 int np_request_prepare(request_rec *r, np_request_t *rq)
@@ -381,7 +381,7 @@ np_outcome_e np_request_send(request_rec *r, np_request_t *rq)
     apr_socket_timeout_set(rq->conn->sock, rq->timeout);
     v[0].iov_base = (void *)rq->head;
     v[0].iov_len = rq->head_len;
-    rv = send_all(rq->conn->sock, v, 1);
+    rv = send_all(rq->conn, v, 1);
     if (rv == APR_SUCCESS && rq->prefetch_len > 0) {
         rv = send_brigade(rq, rq->prefetch, rq->body_chunked, r->pool);
     }
@@ -421,7 +421,7 @@ np_outcome_e np_request_send(request_rec *r, np_request_t *rq)
     if (rq->body_chunked) {
         v[0].iov_base = "0\r\n\r\n";
         v[0].iov_len = 5;
-        if ((rv = send_all(rq->conn->sock, v, 1)) != APR_SUCCESS) {
+        if ((rv = send_all(rq->conn, v, 1)) != APR_SUCCESS) {
             rq->cause = apr_psprintf(r->pool, "sending the request body "
                                      "failed: %pm", &rv);
             return NP_SEND_FAILED;

@@ -49,7 +49,7 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
                                      APR_SIZE_T_FMT " bytes", c->bufsize);
             return NP_BAD_RESPONSE;
         }
-        rv = apr_socket_recv(c->sock, c->buf + have, &len);
+        rv = np_conn_recv(c, c->buf + have, &len);
         if (first) {
             first = 0;
             if (counted) {
@@ -237,7 +237,7 @@ static apr_status_t read_more(request_rec *r, np_request_t *rq,
     apr_status_t rv;
 
     apr_socket_timeout_set(c->sock, 0);
-    rv = apr_socket_recv(c->sock, c->buf, len);
+    rv = np_conn_recv(c, c->buf, len);
     if (rv == APR_SUCCESS || !APR_STATUS_IS_EAGAIN(rv)) {
         return rv;
     }
@@ -252,14 +252,14 @@ static apr_status_t read_more(request_rec *r, np_request_t *rq,
         apr_socket_timeout_set(c->sock, rq->async_delay < NP_ASYNC_BODY_PAUSE
                                         ? rq->async_delay
                                         : NP_ASYNC_BODY_PAUSE);
-        rv = apr_socket_recv(c->sock, c->buf, len);
+        rv = np_conn_recv(c, c->buf, len);
         if (*len == 0 && (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv))) {
             return APR_EAGAIN;
         }
         return rv;
     }
     apr_socket_timeout_set(c->sock, rq->timeout);
-    return apr_socket_recv(c->sock, c->buf, len);
+    return np_conn_recv(c, c->buf, len);
 }
 
 int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp)

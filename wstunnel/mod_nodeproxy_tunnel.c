@@ -119,7 +119,7 @@ static void drop(char **buf, apr_size_t *len, apr_size_t *off)
  * read to hear EAGAIN (the poll says when more comes). */
 static int pump_up(np_tunnel_t *t, apr_time_t now, char *scratch)
 {
-    apr_socket_t *bs = t->b->sock;
+    np_conn_t *bs = t->b;
     int progress = 0;
 
     while (!t->done) {
@@ -129,7 +129,7 @@ static int pump_up(np_tunnel_t *t, apr_time_t now, char *scratch)
 
         if (t->up) {
             n = t->up_len - t->up_off;
-            rv = apr_socket_send(bs, t->up + t->up_off, &n);
+            rv = np_conn_send(bs, t->up + t->up_off, &n);
             t->up_off += n;
             progress |= n > 0;
             if (t->up_off == t->up_len) {
@@ -147,7 +147,7 @@ static int pump_up(np_tunnel_t *t, apr_time_t now, char *scratch)
             if (!t->backend_shut) {
                 /* Half-close: the backend sees the client's FIN and may
                  * still answer (a WebSocket close frame, say). */
-                apr_socket_shutdown(bs, APR_SHUTDOWN_WRITE);
+                np_conn_shutdown_write(bs);
                 t->backend_shut = 1;
             }
             return progress;
@@ -197,7 +197,7 @@ got:
         t->last_io = now;
         progress = 1;
         sent = n;
-        rv = apr_socket_send(bs, scratch, &sent);
+        rv = np_conn_send(bs, scratch, &sent);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
             end(t, "backend went away");
         }
@@ -289,7 +289,7 @@ static int pump_down(np_tunnel_t *t, apr_time_t now, char *scratch)
             return progress;
         }
         n = NP_TUNNEL_BUF;
-        rv = apr_socket_recv(b->sock, scratch, &n);
+        rv = np_conn_recv(b, scratch, &n);
         if (n == 0) {
             if (APR_STATUS_IS_EAGAIN(rv)) {
                 return progress;
@@ -308,8 +308,8 @@ static int pump_down(np_tunnel_t *t, apr_time_t now, char *scratch)
                                         scratch + sent, n - sent)) {
             end(t, "out of memory");
         }
-        else if (n < NP_TUNNEL_BUF && sent == n) {
-            break;   /* drained, as above */
+        else if (n < NP_TUNNEL_BUF && sent == n && !np_conn_pending(b)) {
+            break;   /* drained, as above (TLS may hold more: read on) */
         }
     }
     return progress;
@@ -349,10 +349,10 @@ static void pump(np_tunnel_t *t, int up, int down)
         creq |= APR_POLLOUT;
     }
     else if (!t->backend_eof) {
-        breq |= APR_POLLIN;
+        breq |= t->b->want_recv;   /* POLLIN, or what TLS waits for */
     }
     if (t->up) {
-        breq |= APR_POLLOUT;
+        breq |= t->b->want_send;
     }
     set_events(t, &t->cpfd, &t->creq, creq);
     set_events(t, &t->bpfd, &t->breq, breq);
@@ -441,7 +441,10 @@ static void tunnel_ready(np_job_t *job, const apr_pollfd_t *pfd)
         pump(t, in != 0, out != 0);    /* readable: up; writable: flush down */
     }
     else {
-        pump(t, out != 0, in != 0);
+        /* Plain: writable means up, readable down. TLS may need to read
+         * to write or write to read: the backend's wants say which. */
+        apr_int16_t ev = (in ? APR_POLLIN : 0) | out;
+        pump(t, (ev & t->b->want_send) != 0, (ev & t->b->want_recv) != 0);
     }
     if (t->done) {
         finish_async(t);
