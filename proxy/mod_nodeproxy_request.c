@@ -90,7 +90,10 @@ static void add_forwarded(pieces_t *ps, request_rec *r, np_request_t *rq,
     np_forwarded_out_t out;
 
     memset(&in, 0, sizeof(in));
-    in.client_ip = r->connection->client_ip;
+    /* The client Apache established: mod_remoteip's answer when it took
+     * one from a trusted balancer, else the TCP peer. */
+    in.client_ip = r->useragent_ip ? r->useragent_ip
+                                   : r->connection->client_ip;
     in.tls = ap_ssl_conn_is_ssl(r->connection);
     in.host = apr_table_get(r->headers_in, "Host");
     if (!in.host) {
@@ -131,7 +134,10 @@ static void build_head(request_rec *r, np_request_t *rq)
     ps.len = 0;
     ps.more = NULL;
     /* With NodeForwardedHeaders off the proxy neither adds nor removes
-     * forwarding headers: they pass as the client sent them. */
+     * forwarding headers: they pass as the client sent them. Trust is the
+     * TCP peer's: it is the one that sent these headers (mod_remoteip may
+     * have named another client, but it did not vouch for the peer's
+     * X-Forwarded-Proto/-Host). */
     trusted = !rq->forwarded
         || (sc->trusted && np_cidr_match_any(sc->trusted,
                                              r->connection->client_ip));

@@ -146,6 +146,73 @@ static const char *without_trailing_slash(apr_pool_t *p, const char *s)
     return apr_pstrmemdup(p, s, len);
 }
 
+/* The value of parameter `name` (proto, host) in the LAST element of a
+ * Forwarded list, unquoted; NULL when that element has none. Quoted commas
+ * and semicolons are skipped over. */
+static const char *last_element_param(apr_pool_t *p, const char *fwd,
+                                      const char *name)
+{
+    const char *s, *elem = fwd;
+    apr_size_t nlen = strlen(name);
+    int inq = 0;
+
+    for (s = fwd; *s != '\0'; s++) {
+        if (inq && *s == '\\' && s[1] != '\0') {
+            s++;
+        }
+        else if (*s == '"') {
+            inq = !inq;
+        }
+        else if (!inq && *s == ',') {
+            elem = s + 1;
+        }
+    }
+    s = elem;
+    while (*s != '\0') {
+        const char *pstart;
+        while (is_ows(*s) || *s == ';') {
+            s++;
+        }
+        pstart = s;
+        while (*s != '\0' && *s != '=' && *s != ';') {
+            s++;
+        }
+        if (*s != '=') {
+            continue;
+        }
+        s++;
+        if (*s == '"') {
+            char *v = apr_palloc(p, strlen(s) + 1), *d = v;
+            for (s++; *s != '\0' && *s != '"'; s++) {
+                if (*s == '\\' && s[1] != '\0') {
+                    s++;
+                }
+                *d++ = *s;
+            }
+            *d = '\0';
+            if (*s == '"') {
+                s++;
+            }
+            if ((apr_size_t)(strchr(pstart, '=') - pstart) == nlen
+                && apr_cstr_casecmpn(pstart, name, nlen) == 0) {
+                return *v != '\0' ? v : NULL;
+            }
+        }
+        else {
+            const char *vstart = s;
+            while (*s != '\0' && *s != ';' && !is_ows(*s)) {
+                s++;
+            }
+            if ((apr_size_t)(strchr(pstart, '=') - pstart) == nlen
+                && apr_cstr_casecmpn(pstart, name, nlen) == 0) {
+                return s > vstart ? apr_pstrmemdup(p, vstart, s - vstart)
+                                  : NULL;
+            }
+        }
+    }
+    return NULL;
+}
+
 void np_forwarded_build(apr_pool_t *p, const np_forwarded_in_t *in,
                         np_forwarded_out_t *out)
 {
@@ -163,6 +230,14 @@ void np_forwarded_build(apr_pool_t *p, const np_forwarded_in_t *in,
         fport = peer_value(p, in->in_port);
         fprefix = peer_value(p, in->in_prefix);
         fwd = peer_value(p, in->in_forwarded);
+        /* A peer that sent only Forwarded: its proto and host stand for
+         * the X-Forwarded-* ones, so the two families agree. */
+        if (fwd != NULL && fproto == NULL) {
+            fproto = last_element_param(p, fwd, "proto");
+        }
+        if (fwd != NULL && fhost == NULL) {
+            fhost = last_element_param(p, fwd, "host");
+        }
     }
     if (ip != NULL && *ip == '\0') {
         ip = NULL;
@@ -190,8 +265,12 @@ void np_forwarded_build(apr_pool_t *p, const np_forwarded_in_t *in,
                          without_trailing_slash(p, in->prefix), NULL);
     out->prefix = *prefix != '\0' ? prefix : NULL;
 
-    elem = apr_pstrcat(p, "for=", forwarded_node(p, ip), ";proto=", proto,
-                       NULL);
+    /* Our element carries the same proto and host as X-Forwarded-Proto
+     * and -Host: an app reading either family sees one answer. */
+    proto = out->proto;
+    host = out->host;
+    elem = apr_pstrcat(p, "for=", forwarded_node(p, ip), ";proto=",
+                       is_token(proto) ? proto : quoted(p, proto), NULL);
     if (host != NULL) {
         elem = apr_pstrcat(p, elem, ";host=",
                            is_token(host) ? host : quoted(p, host), NULL);

@@ -6,7 +6,9 @@
 #include <apr_pools.h>
 
 typedef struct {
-    const char *client_ip;   /* the peer's address, e.g. "203.0.113.7" or "2001:db8::1" */
+    const char *client_ip;   /* the client's address as Apache established it
+                              * (r->useragent_ip: mod_remoteip's answer, else
+                              * the TCP peer), e.g. "203.0.113.7" or "2001:db8::1" */
     int tls;                 /* client connection is TLS */
     const char *host;        /* client's Host header value incl. any port, or NULL (HTTP/1.0) */
     const char *server_name; /* fallback when host is NULL */
@@ -31,8 +33,10 @@ typedef struct {
  * IPv4 "1.2.3.4" everywhere, as Express shows it in req.ip.
  *
  * X-Forwarded-For    [in_xff ", "] client_ip (client_ip NULL: in_xff alone)
- * X-Forwarded-Proto  in_proto, else "https" / "http"
- * X-Forwarded-Host   in_host, else host, else server_name (NULL if none)
+ * X-Forwarded-Proto  in_proto, else proto= of the last element of
+ *                    in_forwarded, else "https" / "http"
+ * X-Forwarded-Host   in_host, else host= of the last element of
+ *                    in_forwarded, else host, else server_name (NULL if none)
  * X-Forwarded-Port   in_port, else port in decimal (not sent when 0)
  * X-Forwarded-Prefix [in_prefix] prefix, each without trailing '/'; not
  *                    sent when that is empty (prefix NULL or "/" and no
@@ -40,10 +44,12 @@ typedef struct {
  *                    even when we strip nothing, like the other in_* values.
  * Forwarded          [in_forwarded ", "] for=ADDR;proto=P;host=HOST
  *                    ADDR: IPv4 as is, IPv6 as "[addr]" (quoted), NULL
- *                    client_ip as "unknown"; HOST: the Host used above
- *                    (ours, never in_host: the element describes this hop),
- *                    quoted when not an RFC 7230 token, e.g.
- *                    host="example.com:8080"; omitted when there is none.
+ *                    client_ip as "unknown"; P and HOST: exactly the
+ *                    X-Forwarded-Proto and -Host values above, so the two
+ *                    header families never contradict each other (a
+ *                    trusted peer's https stays https in both), quoted
+ *                    when not an RFC 7230 token, e.g.
+ *                    host="example.com:8080"; host omitted when there is none.
  * The in_* values count only when in->trusted. */
 void np_forwarded_build(apr_pool_t *p, const np_forwarded_in_t *in,
                         np_forwarded_out_t *out);

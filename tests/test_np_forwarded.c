@@ -64,6 +64,36 @@ static const fwd_case_t fwd_cases[] = {
       { "203.0.113.7", "http", "example.com", "80", "/api",
         "for=203.0.113.7;proto=http;host=example.com" } },
 
+    { "mod_remoteip's client, trusted balancer's proto and host in both families",
+      { "203.0.113.9", 0, "lb.internal:8080", "srv", 8080, NULL, 1,
+        NULL, "https", "app.example", "443", NULL, NULL },
+      { "203.0.113.9", "https", "app.example", "443", NULL,
+        "for=203.0.113.9;proto=https;host=app.example" } },
+
+    { "trusted peer sent only Forwarded: its last element's proto and host",
+      { "10.0.0.3", 0, "internal", NULL, 80, NULL, 1,
+        NULL, NULL, NULL, NULL, NULL,
+        "for=192.0.2.1;proto=http;host=a.example, "
+        "for=192.0.2.2;Proto=https;HOST=\"b.example:8443\"" },
+      { "10.0.0.3", "https", "b.example:8443", "80", NULL,
+        "for=192.0.2.1;proto=http;host=a.example, "
+        "for=192.0.2.2;Proto=https;HOST=\"b.example:8443\", "
+        "for=10.0.0.3;proto=https;host=\"b.example:8443\"" } },
+
+    { "trusted Forwarded with a quoted comma; X-Forwarded-Proto wins over it",
+      { "10.0.0.3", 0, "internal", NULL, 80, NULL, 1,
+        NULL, "http", NULL, NULL, NULL,
+        "for=\"[2001:db8::1]\";host=\"x,y\";proto=https" },
+      { "10.0.0.3", "http", "x,y", "80", NULL,
+        "for=\"[2001:db8::1]\";host=\"x,y\";proto=https, "
+        "for=10.0.0.3;proto=http;host=\"x,y\"" } },
+
+    { "trusted Forwarded without proto or host: ours",
+      { "10.0.0.3", 1, "example.com", NULL, 443, NULL, 1,
+        NULL, NULL, NULL, NULL, NULL, "for=192.0.2.1" },
+      { "10.0.0.3", "https", "example.com", "443", NULL,
+        "for=192.0.2.1, for=10.0.0.3;proto=https;host=example.com" } },
+
     { "untrusted peer, spoofed prefix and nothing stripped",
       { "203.0.113.7", 0, "example.com", NULL, 80, NULL, 0,
         NULL, NULL, NULL, NULL, "/evil", NULL },
@@ -77,7 +107,7 @@ static const fwd_case_t fwd_cases[] = {
       { "198.51.100.1, 10.0.0.2, 10.0.0.3", "https", "public.example", "443",
         "/outer/api",
         "for=198.51.100.1;proto=https;host=public.example, "
-        "for=10.0.0.3;proto=http;host=\"internal:8080\"" } },
+        "for=10.0.0.3;proto=https;host=public.example" } },
 
     { "trusted peer that sent nothing: ours",
       { "10.0.0.3", 1, "example.com", "srv", 443, "/api", 1,
@@ -95,7 +125,7 @@ static const fwd_case_t fwd_cases[] = {
       { "10.0.0.3", 0, "example.com", NULL, 80, NULL, 1,
         " 198.51.100.1 ", "https ", NULL, NULL, NULL, NULL },
       { "198.51.100.1, 10.0.0.3", "https", "example.com", "80", NULL,
-        "for=10.0.0.3;proto=http;host=example.com" } },
+        "for=10.0.0.3;proto=https;host=example.com" } },
 
     { "trusted prefix passed on when we strip nothing",
       { "10.0.0.3", 0, "example.com", NULL, 80, NULL, 1,

@@ -7,7 +7,8 @@ package NPTestRun;
 # - always regenerates the configuration and registers the freshly built
 #   module (.libs/mod_nodeproxy.so, or $NODEPROXY_SO) after
 #   SUPER::configure_opts, so need_module('nodeproxy') never skips silently;
-# - loads the event MPM, mod_ssl, mod_http2 and mod_slotmem_shm;
+# - loads the event MPM, mod_ssl, mod_http2, mod_slotmem_shm, mod_headers and
+#   the modules of issue 14's set-ups (mod_remoteip);
 # - makes the self-signed certificate for the TLS vhost;
 # - runs the tests with TAP::Harness and exits non-zero when any test fails,
 #   when the server does not start, or when fewer than $MIN_FILES test files
@@ -163,6 +164,9 @@ sub configure_opts {
     load_system_module($cfg, 'ssl', 'ssl');
     load_system_module($cfg, 'http2', 'http2');
     load_system_module($cfg, 'headers', 'headers');
+    # issue 14: the modules admins combine with a Node proxy (inert unless
+    # a vhost configures them)
+    load_system_module($cfg, 'remoteip', 'remoteip');
 
     $cfg->{modules}->{'mod_nodeproxy.c'} = $so;
     # no <IfModule>: when the module does not load, the server must not start
