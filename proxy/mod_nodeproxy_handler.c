@@ -28,10 +28,15 @@ APLOG_USE_MODULE(nodeproxy);
 
 /* httpd drops a Content-Length sent together with Transfer-Encoding before
  * any module sees the request, and marks the connection to close: note that
- * here, while it can still be told apart, so the handler can refuse it. */
+ * here, while it can still be told apart, so the handler can refuse it.
+ * Not on an HTTP/2 stream (a secondary connection, c->master set): there
+ * mod_http2 itself adds "Transfer-Encoding: chunked" to a body sent without
+ * content-length and marks the connection close; DATA frames delimit the
+ * body, so nothing is ambiguous and the body streams like any other. */
 static int np_post_read_request(request_rec *r)
 {
-    if (r->connection->keepalive == AP_CONN_CLOSE
+    if (!r->connection->master
+        && r->connection->keepalive == AP_CONN_CLOSE
         && apr_table_get(r->headers_in, "Transfer-Encoding")) {
         apr_table_setn(r->notes, "nodeproxy-cl-te", "1");
     }
