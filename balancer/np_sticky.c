@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_cstr.h>
 
 #include "np_sticky.h"
 #include "np_lb.h"
@@ -127,4 +128,51 @@ apr_status_t np_sticky_check_route(apr_pool_t *p, const char *route,
 {
     return check(p, "route", route, is_route_char,
                  "use 1-64 characters of A-Z a-z 0-9 . _ ~ -", err);
+}
+
+/* Does the Cache-Control list cc hold the unqualified directive `name`?
+ * Commas inside quoted strings do not separate directives. */
+static int cc_has(const char *cc, const char *name)
+{
+    apr_size_t n = strlen(name);
+    const char *s = cc;
+
+    while (*s) {
+        const char *start;
+        int inq = 0;
+        while (*s == ' ' || *s == '\t' || *s == ',') {
+            s++;
+        }
+        start = s;
+        while (*s && (inq || *s != ',')) {
+            if (inq && *s == '\\' && s[1]) {
+                s++;
+            }
+            else if (*s == '"') {
+                inq = !inq;
+            }
+            s++;
+        }
+        if ((apr_size_t)(s - start) >= n && apr_cstr_casecmpn(start, name, n) == 0) {
+            const char *after = start + n;
+            while (after < s && (*after == ' ' || *after == '\t')) {
+                after++;
+            }
+            if (after == s) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+const char *np_sticky_cache_control(apr_pool_t *p, const char *cc)
+{
+    if (cc == NULL || *cc == '\0') {
+        return "private";
+    }
+    if (cc_has(cc, "private") || cc_has(cc, "no-store")) {
+        return cc;
+    }
+    return apr_pstrcat(p, cc, ", private", NULL);
 }

@@ -22,6 +22,17 @@ const char *np_sticky_cookie_get(apr_pool_t *p, const char *cookie_header,
 const char *np_sticky_set_cookie(apr_pool_t *p, const char *name,
                                  const char *route, int secure);
 
+/* Cache-Control for a response on which the proxy sets the sticky cookie,
+ * so that no shared cache (mod_cache, a CDN) stores that Set-Cookie and
+ * hands it to other clients: RFC 9111 5.2.2.7 "private" is added (the
+ * browser may still cache it). `cc` is the response's Cache-Control (all
+ * field lines joined with ", ") or NULL. Returned unchanged when it already
+ * has an unqualified "private" or "no-store"; otherwise cc + ", private"
+ * (or "private"). A qualified private="..." does not count. The app's other
+ * directives are kept: "private" is the more restrictive of a conflicting
+ * pair (RFC 9111 4.2.1), so it wins over "public" and "s-maxage". */
+const char *np_sticky_cache_control(apr_pool_t *p, const char *cc);
+
 /* Config checks: a cookie name is an RFC 6265 token (1-64 chars); a route=
  * value is 1-64 chars of [A-Za-z0-9._~-]. *err names the value and the
  * rule. */

@@ -197,6 +197,7 @@ static int after_head(request_rec *r, np_request_t *rq, np_response_t *resp)
                                                 rq->balancer->sticky_cookie,
                                                 m->route,
                                                 ap_ssl_conn_is_ssl(r->connection)));
+            rq->sticky_set = 1;
         }
     }
     return respond(r, rq, resp);

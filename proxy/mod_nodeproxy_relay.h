@@ -43,6 +43,8 @@ typedef struct np_request_t {
     struct np_balancer_t *balancer;  /* the balancer, if the target is one  */
     struct np_member_t *member;      /* the member in use                   */
     int sticky_hit;                  /* chosen by its sticky cookie         */
+    int sticky_set;                  /* the proxy sets the sticky cookie on
+                                      * this response (Cache-Control private) */
     int attempts;
     void *async;                     /* mod_nodeproxy_async.c's state       */
 } np_request_t;

@@ -17,6 +17,7 @@
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_relay.h"
+#include "np_sticky.h"
 #include "mod_nodeproxy_reactor.h"
 #include "np_headers.h"
 #include "np_reverse.h"
@@ -262,6 +263,20 @@ static apr_status_t read_more(request_rec *r, np_request_t *rq,
     return np_conn_recv(c, c->buf, len);
 }
 
+/* The proxy's sticky Set-Cookie must not be stored by a shared cache and
+ * handed to every later client (all of them would stick to one member):
+ * such a response gets Cache-Control "private" (np_sticky_cache_control).
+ * Responses to clients that hold a valid cookie carry no Set-Cookie of
+ * ours and keep the app's Cache-Control. */
+static void np_response_sticky_private(request_rec *r)
+{
+    const char *cc = apr_table_getm(r->pool, r->headers_out, "Cache-Control");
+    const char *ncc = np_sticky_cache_control(r->pool, cc);
+    if (ncc != cc) {
+        apr_table_setn(r->headers_out, "Cache-Control", ncc);
+    }
+}
+
 int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp)
 {
     const char *err = NULL;
@@ -289,6 +304,9 @@ int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp)
                                   (int)resp->head.reason_len,
                                   resp->head.reason ? resp->head.reason : "");
     np_response_copy_headers(r, rq, resp);
+    if (rq->sticky_set) {
+        np_response_sticky_private(r);
+    }
     if (resp->kind == NP_BODY_LENGTH) {
         ap_set_content_length(r, resp->remaining);
     }

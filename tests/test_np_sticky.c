@@ -110,6 +110,33 @@ static void test_set_cookie(void **state)
 static const char long65[] =
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
+static void test_cache_control(void **state)
+{
+    apr_pool_t *p = *state;
+    static const struct { const char *in, *out; } cases[] = {
+        { NULL, "private" },
+        { "", "private" },
+        { "public, max-age=300", "public, max-age=300, private" },
+        { "max-age=60, s-maxage=600", "max-age=60, s-maxage=600, private" },
+        { "private", "private" },
+        { "Private, max-age=5", "Private, max-age=5" },
+        { "max-age=5 ,  private ", "max-age=5 ,  private " },
+        { "no-store", "no-store" },
+        { "no-cache", "no-cache, private" },
+        /* qualified private: only the named fields are private */
+        { "private=\"Set-Cookie\"", "private=\"Set-Cookie\", private" },
+        /* a quoted comma does not start a directive */
+        { "no-cache=\"a, private\"", "no-cache=\"a, private\", private" },
+        /* a directive that merely starts with the name */
+        { "privateer, no-storex", "privateer, no-storex, private" },
+    };
+    size_t i;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_string_equal(np_sticky_cache_control(p, cases[i].in),
+                            cases[i].out);
+    }
+}
+
 static void test_check_name(void **state)
 {
     static const struct { const char *name; int ok; } rows[] = {
@@ -174,6 +201,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_route_id, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_cookie_get, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_set_cookie, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_cache_control, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_check_name, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_check_route, np_test_pool_setup, np_test_pool_teardown),
     };

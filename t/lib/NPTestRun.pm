@@ -8,7 +8,7 @@ package NPTestRun;
 #   module (.libs/mod_nodeproxy.so, or $NODEPROXY_SO) after
 #   SUPER::configure_opts, so need_module('nodeproxy') never skips silently;
 # - loads the event MPM, mod_ssl, mod_http2, mod_slotmem_shm, mod_headers and
-#   the modules of issue 14's set-ups (mod_remoteip);
+#   the modules of issue 14's set-ups (mod_remoteip, mod_cache, mod_cache_disk);
 # - makes the self-signed certificate for the TLS vhost;
 # - runs the tests with TAP::Harness and exits non-zero when any test fails,
 #   when the server does not start, or when fewer than $MIN_FILES test files
@@ -167,6 +167,8 @@ sub configure_opts {
     # issue 14: the modules admins combine with a Node proxy (inert unless
     # a vhost configures them)
     load_system_module($cfg, 'remoteip', 'remoteip');
+    load_system_module($cfg, 'cache', 'cache');
+    load_system_module($cfg, 'cache_disk', 'cache_disk');
 
     $cfg->{modules}->{'mod_nodeproxy.c'} = $so;
     # no <IfModule>: when the module does not load, the server must not start
