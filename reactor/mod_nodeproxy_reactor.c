@@ -1,4 +1,5 @@
 /* Glue: the per-child reactor (see mod_nodeproxy_reactor.h). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <apr_atomic.h>
 #include <apr_strings.h>
@@ -36,6 +37,9 @@ typedef struct {
     apr_array_header_t *incoming;  /* np_job_t *, from other threads        */
     np_grave_t *graves;
     np_job_t *live;                /* reactor thread only                   */
+    np_timers_t timers;            /* live jobs' deadlines; reactor thread  */
+    int stopping;                  /* the child was seen stopping           */
+    int unarmed;                   /* a timer could not be armed (ENOMEM)   */
     volatile apr_uint32_t stop;
 } np_reactor_t;
 
@@ -186,6 +190,36 @@ void np_reactor_unlink(np_job_t *job)
     }
     job->prev = job->next = NULL;
     job->live = 0;
+    if (reactor) {
+        np_timers_remove(&reactor->timers, &job->timer);
+    }
+}
+
+/* Arm the job's timer at its deadline (at once for an idle job of a
+ * stopping child). When the heap cannot grow, the job is left unarmed and
+ * the next tick looks at every job once (as before the heap) until all
+ * are armed again. */
+static void arm(np_reactor_t *re, np_job_t *job)
+{
+    apr_time_t when = job->deadline;
+    if (!when) {
+        np_timers_remove(&re->timers, &job->timer);
+        return;
+    }
+    if (re->stopping && job->idle) {
+        when = 0;
+    }
+    if (np_timers_set(&re->timers, &job->timer, when) != APR_SUCCESS) {
+        re->unarmed = 1;
+    }
+}
+
+void np_reactor_set_deadline(np_job_t *job, apr_time_t deadline)
+{
+    job->deadline = deadline;
+    if (job->live && reactor) {
+        arm(reactor, job);
+    }
 }
 
 static void link_job(np_reactor_t *re, np_job_t *job)
@@ -197,6 +231,8 @@ static void link_job(np_reactor_t *re, np_job_t *job)
     }
     re->live = job;
     job->live = 1;
+    job->timer.pos = 0;
+    arm(re, job);
 }
 
 void np_reactor_bury(apr_pool_t *pool)
@@ -249,22 +285,66 @@ int np_reactor_stopping(void)
            && state == AP_MPMQ_STOPPING;
 }
 
+/* Expire the jobs whose deadline passed. Only timers that are due are
+ * visited: a job that moved its deadline later meanwhile (traffic on a
+ * tunnel) is re-armed there, one heap move per idle period, never a scan
+ * of every job. Each timer due now is looked at once per tick, so an
+ * expired() that sets a deadline already past runs again next tick, not
+ * in a loop. */
+static void expire_due(np_reactor_t *re, apr_time_t now)
+{
+    apr_size_t budget = re->timers.n;
+    np_timer_t *tm;
+
+    if (!re->stopping && np_reactor_stopping()) {
+        /* A stopping child closes its idle keep-alive connections at
+         * once, as the MPM does with its own: one walk, when it starts
+         * stopping; idle jobs that come later are armed at once. */
+        np_job_t *job;
+        re->stopping = 1;
+        for (job = re->live; job; job = job->next) {
+            if (job->idle && job->deadline) {
+                arm(re, job);
+            }
+        }
+        budget = re->timers.n;
+    }
+    if (re->unarmed) {
+        np_job_t *job, *next;
+        re->unarmed = 0;
+        for (job = re->live; job; job = next) {
+            next = job->next;
+            if (job->deadline && !np_timer_armed(&job->timer)) {
+                if (now >= job->deadline) {
+                    job->deadline = 0;
+                    job->ops->expired(job);
+                }
+                else {
+                    arm(re, job);
+                }
+            }
+        }
+        budget = re->timers.n;
+    }
+    while (budget-- > 0 && (tm = np_timers_pop_due(&re->timers, now))) {
+        np_job_t *job = (np_job_t *)((char *)tm - offsetof(np_job_t, timer));
+        if (!job->deadline) {
+            continue;
+        }
+        if (job->deadline > now && !(re->stopping && job->idle)) {
+            arm(re, job);          /* moved later since it was armed */
+            continue;
+        }
+        job->deadline = 0;
+        job->ops->expired(job);
+    }
+}
+
 static void sweep(np_reactor_t *re, apr_time_t now)
 {
-    np_job_t *job = re->live, *next;
     np_grave_t *ready = NULL, **gp;
-    /* A stopping child closes its idle keep-alive connections at once, as
-     * the MPM does with its own. */
-    int stopping = np_reactor_stopping();
 
-    for (; job; job = next) {
-        next = job->next;
-        if (job->deadline && (now >= job->deadline
-                              || (stopping && job->idle))) {
-            job->deadline = 0;
-            job->ops->expired(job);
-        }
-    }
+    expire_due(re, now);
     apr_thread_mutex_lock(re->lock);
     for (gp = &re->graves; *gp;) {
         np_grave_t *g = *gp;
@@ -365,6 +445,7 @@ static apr_status_t reactor_stop(void *data)
     apr_pollset_wakeup(re->ps);
     apr_thread_join(&rv, re->thread);
     sweep(re, apr_time_now());
+    np_timers_free(&re->timers);
     reactor = NULL;
     return APR_SUCCESS;
 }
@@ -384,6 +465,7 @@ static void np_reactor_child_init(apr_pool_t *pchild, server_rec *s)
     }
     re = apr_pcalloc(pchild, sizeof(*re));
     re->incoming = apr_array_make(pchild, 16, sizeof(np_job_t *));
+    np_timers_init(&re->timers);
     rv = apr_thread_mutex_create(&re->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     if (rv == APR_SUCCESS) {
         rv = apr_pollset_create(&re->ps, 1024, pchild,

@@ -13,6 +13,8 @@
 #include <apr_poll.h>
 #include <httpd.h>
 
+#include "np_timer.h"
+
 typedef struct np_job_t np_job_t;
 
 typedef struct {
@@ -24,6 +26,12 @@ typedef struct {
     void (*expired)(np_job_t *job);
 } np_job_ops_t;
 
+/* Deadlines: a job sets deadline before it is handed to the reactor.
+ * While it is live it may move it LATER by a plain store at no cost (a
+ * tunnel with traffic just pushes its idle deadline on): the reactor's
+ * timer still fires at the old time, sees the new one and re-arms. To move
+ * it EARLIER, or to set one on a live job that had none, call
+ * np_reactor_set_deadline(). 0 means none. */
 struct np_job_t {
     const np_job_ops_t *ops;
     apr_pollset_t *ps;            /* the reactor's, set before adopt()    */
@@ -31,6 +39,8 @@ struct np_job_t {
     np_job_t *prev, *next;        /* the reactor's list of live jobs      */
     int live;
     int idle;                     /* expire it at once when the child stops */
+    np_timer_t timer;             /* the reactor's; armed at some time
+                                   * <= deadline while live              */
 };
 
 /* What the module keeps per client connection (its conn_config slot). */
@@ -92,6 +102,9 @@ void np_reactor_add(np_job_t *job);
 /* On the reactor thread: take a job off the live list (before its memory
  * goes, or before it is handed to another thread). */
 void np_reactor_unlink(np_job_t *job);
+
+/* On the reactor thread: give a live job a new deadline (0: none). */
+void np_reactor_set_deadline(np_job_t *job, apr_time_t deadline);
 
 /* Register / change / drop one socket's events (reactor thread, or the
  * thread that owns a job outside the reactor). */

@@ -356,6 +356,8 @@ static void pump(np_tunnel_t *t, int up, int down)
     }
     set_events(t, &t->cpfd, &t->creq, creq);
     set_events(t, &t->bpfd, &t->breq, breq);
+    /* Later only (last_io never goes back): a plain store, which the
+     * reactor's timer picks up lazily when the old deadline comes. */
     t->job.deadline = t->idle > 0 ? t->last_io + t->idle : 0;
 }
 
@@ -393,7 +395,8 @@ static void finish_async(np_tunnel_t *t)
             /* The last records (a close frame, say) wait for the client
              * here, at most Timeout, rather than in a blocking write. */
             t->draining = 1;
-            t->job.deadline = apr_time_now() + c->base_server->timeout;
+            np_reactor_set_deadline(&t->job, apr_time_now()
+                                             + c->base_server->timeout);
             set_events(t, &t->cpfd, &t->creq, APR_POLLOUT);
             return;
         }
@@ -542,6 +545,7 @@ int np_tunnel_start(request_rec *r, np_request_t *rq, np_response_t *resp)
     np_conn_drop_buffer(t->b);
 
     t->job.ops = &tunnel_ops;
+    t->job.deadline = t->idle > 0 ? t->last_io + t->idle : 0;
     t->cpfd.p = c->pool;
     t->cpfd.desc_type = APR_POLL_SOCKET;
     t->cpfd.desc.s = t->csock;

@@ -37,6 +37,10 @@
 //   close   close every open connection, wait for the closes -> {closed, ms}
 //   cycles  {url, headers, n, concurrency}  n times: open, read hello, close
 //           -> {ok, failed, errors, ms}
+//   closesome {n, by: "client"|"backend", timeout}  close n of the open
+//           connections, spread over them: "client" closes them here (close
+//           frame, then the TCP close); "backend" sends "__close" so that ws.js
+//           closes them -> {closed, codes: {code: count}, ms}
 //   exit    -> {bye: true}, then the process exits
 
 const WebSocket = require('ws');
@@ -302,6 +306,29 @@ async function cmdCycles(c) {
   return { ok, failed, errors, ms: Date.now() - t0 };
 }
 
+async function cmdCloseSome(c) {
+  const t0 = Date.now();
+  const open = conns.filter((e) => e.closedAt === null);
+  const n = Math.min(c.n || 1, open.length);
+  const step = n ? open.length / n : 1;
+  const codes = {};
+  let closed = 0;
+  await Promise.all(Array.from({ length: n }, (_, k) => new Promise((resolve) => {
+    const e = open[Math.floor(k * step)];
+    const timer = setTimeout(() => { codes.timeout = (codes.timeout || 0) + 1; resolve(); }, c.timeout || 5000);
+    e.ws.once('close', (code) => {
+      clearTimeout(timer);
+      codes[code] = (codes[code] || 0) + 1;
+      closed++;
+      resolve();
+    });
+    try {
+      if (c.by === 'backend') e.ws.send('__close'); else e.ws.close(1000, 'bye');
+    } catch (err) { countErr(codes, err.message); }
+  })));
+  return { closed, codes, ms: Date.now() - t0 };
+}
+
 async function session() {
   const rl = readline.createInterface({ input: process.stdin });
   const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -319,6 +346,7 @@ async function session() {
         case 'waitclose': r = await cmdWaitClose(c); break;
         case 'close': r = await cmdClose(); break;
         case 'cycles': r = await cmdCycles(c); break;
+        case 'closesome': r = await cmdCloseSome(c); break;
         case 'exit': out({ bye: true }); process.exit(0); break;
         default: r = { error: 'unknown cmd ' + c.cmd };
       }
