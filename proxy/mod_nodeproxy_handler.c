@@ -85,12 +85,20 @@ static np_outcome_e attempt(request_rec *r, np_request_t *rq,
         const char *cause = NULL;
         /* An upgrade gets a connection of its own (it never goes back to
          * the pool) with a small buffer: an open tunnel does not read
-         * into it. */
+         * into it. On a client connection's first request it is made in
+         * the client connection's pool, which the tunnel lives as long as
+         * (no pool of its own: 4 KiB less per open tunnel); at most one
+         * per client connection, so refused upgrades on a kept-alive
+         * connection cannot grow its pool. */
         rq->connect_rv = np_conn_acquire(rq->backend, rq->connect_timeout,
                                          fresh || rq->websocket,
                                          rq->websocket ? NP_CONN_UPGRADE_BUFSIZE
                                                        : 0,
-                                         &rq->conn, &cause, r->pool);
+                                         &rq->conn, &cause, r->pool,
+                                         rq->websocket && !fresh
+                                         && r->connection->keepalives == 0
+                                         && r->connection->master == NULL
+                                         ? r->connection->pool : NULL);
         if (rq->connect_rv != APR_SUCCESS) {
             rq->cause = cause;
             rq->conn = NULL;

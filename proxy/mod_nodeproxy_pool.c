@@ -90,8 +90,16 @@ apr_status_t np_backends_child_init(apr_pool_t *pchild, server_rec *s)
     return APR_SUCCESS;
 }
 
+static apr_status_t conn_buffer_free(void *data);
+
 static void conn_close(np_conn_t *c)
 {
+    if (c->borrowed) {
+        /* The pool is someone else's: close what is ours in it. */
+        apr_pool_cleanup_run(c->pool, c, conn_buffer_free);
+        apr_socket_close(c->sock);
+        return;
+    }
     /* The socket and buffer belong to the connection's own pool. */
     apr_pool_destroy(c->pool);
 }
@@ -232,17 +240,18 @@ void np_conn_drop_buffer(np_conn_t *c)
     c->bufsize = 0;
 }
 
-apr_status_t np_conn_open(np_backend_t *b, apr_interval_time_t timeout,
-                          apr_size_t bufsize, np_conn_t **out,
-                          const char **cause, apr_pool_t *rp)
+static apr_status_t conn_open_in(np_backend_t *b, apr_interval_time_t timeout,
+                                 apr_size_t bufsize, np_conn_t **out,
+                                 const char **cause, apr_pool_t *rp,
+                                 apr_pool_t *home)
 {
     apr_socket_t *sock = NULL;
     apr_status_t rv;
-    apr_pool_t *p;
+    apr_pool_t *p = home;
     np_conn_t *c;
 
     /* Unmanaged: the connection outlives requests and moves between threads. */
-    rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    rv = home ? APR_SUCCESS : apr_pool_create_unmanaged_ex(&p, NULL, NULL);
     if (rv != APR_SUCCESS) {
         *cause = "out of memory";
         return rv;
@@ -253,7 +262,9 @@ apr_status_t np_conn_open(np_backend_t *b, apr_interval_time_t timeout,
     rv = connect_socket(b, timeout, p, &sock, cause);
     if (rv != APR_SUCCESS) {
         *cause = apr_pstrdup(rp, *cause);
-        apr_pool_destroy(p);
+        if (!home) {
+            apr_pool_destroy(p);
+        }
         return rv;
     }
     c = apr_pcalloc(p, sizeof(*c));
@@ -263,11 +274,17 @@ apr_status_t np_conn_open(np_backend_t *b, apr_interval_time_t timeout,
     c->io = &np_conn_io_plain;
     c->want_recv = APR_POLLIN;
     c->want_send = APR_POLLOUT;
+    c->borrowed = home != NULL;
     /* malloc'd so that a tunnel can give it back (np_conn_drop_buffer). */
     c->buf = malloc(bufsize);
     if (!c->buf) {
         *cause = "out of memory";
-        apr_pool_destroy(p);
+        if (home) {
+            apr_socket_close(sock);
+        }
+        else {
+            apr_pool_destroy(p);
+        }
         return APR_ENOMEM;
     }
     c->bufsize = bufsize;
@@ -276,9 +293,17 @@ apr_status_t np_conn_open(np_backend_t *b, apr_interval_time_t timeout,
     return APR_SUCCESS;
 }
 
+apr_status_t np_conn_open(np_backend_t *b, apr_interval_time_t timeout,
+                          apr_size_t bufsize, np_conn_t **out,
+                          const char **cause, apr_pool_t *rp)
+{
+    return conn_open_in(b, timeout, bufsize, out, cause, rp, NULL);
+}
+
 apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeout,
                              int fresh, apr_size_t bufsize, np_conn_t **out,
-                             const char **cause, apr_pool_t *rp)
+                             const char **cause, apr_pool_t *rp,
+                             apr_pool_t *home)
 {
     apr_time_t now = apr_time_now();
 
@@ -302,7 +327,8 @@ apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeou
         }
         conn_close(c);
     }
-    return np_conn_open(b, connect_timeout, bufsize, out, cause, rp);
+    return conn_open_in(b, connect_timeout, bufsize, out, cause, rp,
+                        fresh ? home : NULL);
 }
 
 /* The idle list is newest first, so everything from the first expired
@@ -326,7 +352,7 @@ void np_conn_release(np_conn_t *c, int reusable)
 {
     np_backend_t *b = c->backend;
     np_conn_t *stale;
-    if (!reusable || b->keepalive <= 0) {
+    if (!reusable || b->keepalive <= 0 || c->borrowed) {
         conn_close(c);
         return;
     }

@@ -58,6 +58,8 @@ struct np_conn_t {
     apr_time_t idle_since;
     int reused;                      /* came from the pool: may be closed   */
     np_conn_t *next;
+    int borrowed;                    /* lives in a caller's pool (home):
+                                      * closed on release, never pooled     */
 };
 
 #define NP_CONN_BUFSIZE (32 * 1024)
@@ -113,10 +115,14 @@ apr_status_t np_conn_open(np_backend_t *b, apr_interval_time_t timeout,
 
 /* A connection: a live idle one from the pool (reused=1) unless fresh is
  * set, else a new one whose read buffer has bufsize bytes (0: the default).
- * *cause names what failed on error. */
+ * With home (and fresh), the new connection is made in home instead of a
+ * pool of its own: a WebSocket upgrade's connection lives as long as the
+ * client's, and a pool of its own would cost an 8 KiB allocator node per
+ * open tunnel. *cause names what failed on error. */
 apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeout,
                              int fresh, apr_size_t bufsize, np_conn_t **out,
-                             const char **cause, apr_pool_t *rp);
+                             const char **cause, apr_pool_t *rp,
+                             apr_pool_t *home);
 /* Free the read buffer of a connection that will not need it again (an
  * open tunnel reads into its pump's stack instead). */
 void np_conn_drop_buffer(np_conn_t *c);
