@@ -65,8 +65,9 @@ typedef struct np_flag_t {
     volatile int exists;
 } np_flag_t;
 
-/* PACKAGE_VERSION of configure.ac, kept in step by tests/guard_version.sh */
-#define NP_VERSION "0.1.0"
+/* NP_VERSION: configure.ac's version, written by configure into the build
+ * tree's np_version.h (tests/guard_version.sh). */
+#include "np_version.h"
 
 #define NP_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(3)
 #define NP_DEFAULT_TIMEOUT         apr_time_from_sec(60)

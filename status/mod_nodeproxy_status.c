@@ -144,7 +144,21 @@ static int status_handler(request_rec *r)
     return OK;
 }
 
+/* One start-up line naming the version the status page shows (the same
+ * NP_VERSION, configure.ac's), once per (re)start, not in the first
+ * post_config pass. NOTICE, as httpd's own "configured" line. */
+static int version_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, NPLOGNO(00550)
+                     "mod_nodeproxy/%s configured", NP_VERSION);
+    }
+    return OK;
+}
+
 void np_status_register_hooks(apr_pool_t *p)
 {
     ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(version_post_config, NULL, NULL, APR_HOOK_LAST);
 }
