@@ -15,9 +15,12 @@ NP_APT_PACKAGES=(
     liblwp-protocol-https-perl
     autoconf automake libtool pkg-config make gcc curl openssl
     python3 prometheus chromium
+    build-essential dpkg-dev debhelper libapr1-dev libaprutil1-dev lintian
 )
 # prometheus is here for promtool, which checks the status page's metrics;
 # chromium renders the status page in t/modules/status.t.
+# build-essential ... lintian: scripts/package-test.sh builds the Debian
+# package (debian/control's Build-Depends; dh_apache2 is in apache2-dev).
 
 np_section() {
     printf '\n==== %s ====\n' "$*"

@@ -8,12 +8,16 @@
 #   4. make check: the cmocka unit tests and guard scripts,
 #   5. the Apache::Test suite in t/ against a real httpd and real Node.js,
 #   6. scripts/install-test.sh: make install, a2enmod, apachectl configtest,
+#   7. scripts/package-test.sh: the Debian package built, linted, installed,
+#      used, upgraded, removed and purged (DEB_BUILD_OPTIONS=nocheck: step 4
+#      ran make check already),
 # and ends with a summary whose last line is "N passed, M failed".
 # Exits non-zero when anything failed, or when no cmocka test or no
 # Apache::Test test ran (a suite that skipped everything is not a pass).
 #
 # Environment: APXS (default /usr/bin/apxs), NP_JOBS (make -j, default 2),
-# NP_CHECK_TIMEOUT / NP_T_TIMEOUT / NP_INSTALL_TIMEOUT (seconds).
+# NP_CHECK_TIMEOUT / NP_T_TIMEOUT / NP_INSTALL_TIMEOUT / NP_PACKAGE_TIMEOUT
+# (seconds).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -27,9 +31,11 @@ cm_run=0 cm_pass=0 cm_fail=0     # cmocka test cases
 chk_pass=0 chk_fail=0            # other make check programs (guard scripts)
 t_files=0 t_tests=0 t_pass=0 t_fail=0
 inst_pass=0 inst_fail=0
+pkg_pass=0 pkg_fail=0
 extra_fail=0                     # steps that failed as a whole
 problems=()
 install_state="not run"
+package_state="not run"
 t_state="not run"
 
 problem() {
@@ -74,6 +80,8 @@ summary() {
         "$t_state" "$t_files" "$t_tests" "$t_pass" "$t_fail"
     printf 'install checks:          %s: %d passed, %d failed\n' \
         "$install_state" "$inst_pass" "$inst_fail"
+    printf 'package checks:          %s: %d passed, %d failed\n' \
+        "$package_state" "$pkg_pass" "$pkg_fail"
     printf 'logs of this run:        %s\n' "$RESULTS"
     printf 'time:                    %s\n' "$(fmt_time "$SECONDS")"
     if [ "${#problems[@]}" -gt 0 ]; then
@@ -82,8 +90,8 @@ summary() {
             printf '  - %s\n' "$p"
         done
     fi
-    total_pass=$((cm_pass + chk_pass + t_pass + inst_pass))
-    total_fail=$((cm_fail + chk_fail + t_fail + inst_fail + extra_fail))
+    total_pass=$((cm_pass + chk_pass + t_pass + inst_pass + pkg_pass))
+    total_fail=$((cm_fail + chk_fail + t_fail + inst_fail + pkg_fail + extra_fail))
     printf '\n%d passed, %d failed\n' "$total_pass" "$total_fail"
     [ "$total_fail" -eq 0 ]
 }
@@ -284,6 +292,35 @@ if [ "${#install_cmd[@]}" -gt 0 ]; then
     elif [ "$inst_rc" -ne 0 ]; then
         extra_fail=$((extra_fail + 1))
         problem "scripts/install-test.sh exited $inst_rc: see $RESULTS/install-test.log"
+    fi
+fi
+
+# ---------------------------------------------------------------------------
+# After the install test, which puts back everything make install wrote.
+np_section "Package test (dpkg-buildpackage, lintian, apt install/upgrade/remove/purge)"
+package_cmd=()
+if np_is_root; then
+    package_cmd=(bash "$NP_TOP/scripts/package-test.sh")
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    package_cmd=(sudo -n bash "$NP_TOP/scripts/package-test.sh")
+else
+    package_state="skipped (needs root or password-less sudo)"
+    np_warn "not root and no password-less sudo: package checks skipped (run scripts/test.sh with sudo)"
+fi
+if [ "${#package_cmd[@]}" -gt 0 ]; then
+    pkg_rc=0
+    run_logged "$RESULTS/package-test.log" env DEB_BUILD_OPTIONS="nocheck parallel=${NP_JOBS:-2}" \
+        timeout -k 30 "${NP_PACKAGE_TIMEOUT:-900}" "${package_cmd[@]}" || pkg_rc=$?
+    package_state="ran (exit $pkg_rc)"
+    if line=$(grep -E '^package: [0-9]+ passed, [0-9]+ failed' "$RESULTS/package-test.log" | tail -1); then
+        pkg_pass=$(printf '%s\n' "$line" | sed 's/^package: \([0-9]*\) passed.*/\1/')
+        pkg_fail=$(printf '%s\n' "$line" | sed 's/^package: [0-9]* passed, \([0-9]*\) failed.*/\1/')
+    fi
+    if [ "$pkg_fail" -gt 0 ]; then
+        problem "package checks failed: see $RESULTS/package-test.log"
+    elif [ "$pkg_rc" -ne 0 ]; then
+        extra_fail=$((extra_fail + 1))
+        problem "scripts/package-test.sh exited $pkg_rc: see $RESULTS/package-test.log"
     fi
 fi
 
