@@ -310,7 +310,7 @@ fi
 if [ "${#package_cmd[@]}" -gt 0 ]; then
     pkg_rc=0
     run_logged "$RESULTS/package-test.log" env DEB_BUILD_OPTIONS="nocheck parallel=${NP_JOBS:-2}" \
-        timeout -k 30 "${NP_PACKAGE_TIMEOUT:-900}" "${package_cmd[@]}" || pkg_rc=$?
+        timeout -k 30 "${NP_PACKAGE_TIMEOUT:-1200}" "${package_cmd[@]}" || pkg_rc=$?
     package_state="ran (exit $pkg_rc)"
     if line=$(grep -E '^package: [0-9]+ passed, [0-9]+ failed' "$RESULTS/package-test.log" | tail -1); then
         pkg_pass=$(printf '%s\n' "$line" | sed 's/^package: \([0-9]*\) passed.*/\1/')
