@@ -10,6 +10,7 @@
 #include "status/mod_nodeproxy_status.h"
 #include "wstunnel/mod_nodeproxy_tunnel.h"
 #include "reactor/mod_nodeproxy_reactor.h"
+#include "admission/mod_nodeproxy_admission.h"
 
 static void register_hooks(apr_pool_t *p)
 {
@@ -20,6 +21,7 @@ static void register_hooks(apr_pool_t *p)
     np_hcheck_register_hooks(p);
     np_status_register_hooks(p);
     np_reactor_register_hooks(p);
+    np_admission_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(nodeproxy) = {

@@ -106,8 +106,54 @@ static apr_uint32_t random32(void)
     return x;
 }
 
+/* Take m's slot (max=), or count it full. */
+static int slot_take(np_member_t *m)
+{
+    return np_lb_slot_take(&m->shm->pending, (apr_uint32_t)m->spec.max);
+}
+
+int np_balancer_has_room(np_balancer_t *b, apr_time_t now)
+{
+    int i;
+    for (i = 0; i < b->members->nelts; i++) {
+        np_member_t *m = APR_ARRAY_IDX(b->members, i, np_member_t *);
+        if (np_member_usable(b, m, now)
+            && (!m->spec.max || apr_atomic_read32(&m->shm->pending)
+                                < (apr_uint32_t)m->spec.max)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static np_member_t *pick_once(request_rec *r, np_balancer_t *b, int *tried,
+                              int *sticky_hit, int *full);
+
+/* A member picked from the snapshot may lose its last slot to another
+ * child before we take it: then pick again without it (at most once per
+ * member). */
 np_member_t *np_balancer_pick(request_rec *r, np_balancer_t *b, int *tried,
-                              int *sticky_hit)
+                              int *sticky_hit, int *full)
+{
+    int n = b->members->nelts, k;
+    int *skip = tried;
+    *full = 0;
+    for (k = 0; k <= n; k++) {
+        np_member_t *m = pick_once(r, b, skip, sticky_hit, full);
+        if (!m || slot_take(m)) {
+            return m;
+        }
+        if (skip == tried) {
+            skip = apr_pmemdup(r->pool, tried, n * sizeof(int));
+        }
+        skip[m->index] = 1;
+        *full = 1;
+    }
+    return NULL;
+}
+
+static np_member_t *pick_once(request_rec *r, np_balancer_t *b, int *tried,
+                              int *sticky_hit, int *full)
 {
     int n = b->members->nelts, i, pick;
     np_lb_member_t *lm = apr_palloc(r->pool, n * sizeof(*lm));
@@ -122,11 +168,13 @@ np_member_t *np_balancer_pick(request_rec *r, np_balancer_t *b, int *tried,
         for (i = 0; route && i < n; i++) {
             np_member_t *m = APR_ARRAY_IDX(b->members, i, np_member_t *);
             if (strcmp(m->route, route) == 0) {
-                if (!tried[i] && np_member_usable(b, m, now)) {
+                if (!tried[i] && np_member_usable(b, m, now)
+                    && (!m->spec.max || apr_atomic_read32(&m->shm->pending)
+                                        < (apr_uint32_t)m->spec.max)) {
                     *sticky_hit = 1;
                     return m;
                 }
-                break;   /* its member is out: re-route and re-set */
+                break;   /* its member is out (or full): re-route, re-set */
             }
         }
     }
@@ -140,8 +188,13 @@ np_member_t *np_balancer_pick(request_rec *r, np_balancer_t *b, int *tried,
         lm[i].pending = apr_atomic_read32(&m->shm->pending);
         lm[i].current = &m->shm->rr_current;
         lm[i].id = m->route;
+        lm[i].max = (apr_uint32_t)m->spec.max;
     }
     if (np_lb_mark_eligible(lm, st, tried, n) == 0) {
+        return NULL;
+    }
+    if (b->has_max && np_lb_drop_full(lm, n) == 0) {
+        *full = 1;    /* admission control: the request waits */
         return NULL;
     }
     ctx.m = lm;
@@ -158,11 +211,6 @@ np_member_t *np_balancer_pick(request_rec *r, np_balancer_t *b, int *tried,
         pick = b->method->pick(&ctx);
     }
     return pick < 0 ? NULL : APR_ARRAY_IDX(b->members, pick, np_member_t *);
-}
-
-void np_member_begin(request_rec *r, np_member_t *m)
-{
-    apr_atomic_inc32(&m->shm->pending);
 }
 
 void np_member_end(request_rec *r, np_member_t *m)

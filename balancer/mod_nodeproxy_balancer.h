@@ -34,6 +34,11 @@ typedef struct {
     apr_int64_t rr_current;              /* round-robin score (lock held)    */
     volatile apr_uint64_t hist[NP_HIST_N + 1];  /* response-head latency    */
     volatile apr_uint64_t hist_sum_us;
+    /* admission control (admission/): with max=N, `pending` above is the
+     * member's slot count, global across children: taken with a
+     * compare-and-swap below max (np_lb_slot_take) and given back by the
+     * request pool's cleanup, so it stays exact on every way out (answer,
+     * error, client abort, tunnel end). No field of its own. */
 } np_member_shm_t;
 
 /* Server-wide figures, in the same segment. */
@@ -78,6 +83,12 @@ typedef struct np_balancer_t {
     apr_interval_time_t fail_timeout;
     void *hcheck;                        /* NodeHealthCheck settings (hcheck/) */
     np_balancer_shm_t *shm;
+    /* admission control (admission/) */
+    int queue_limit;                     /* NodeQueueLimit; NP_UNSET        */
+    apr_interval_time_t queue_timeout;   /* NodeQueueTimeout; NP_UNSET      */
+    int has_max;                         /* some member has max=            */
+    void *queue;                         /* np_queue_t in shared memory,
+                                          * NULL without max=              */
 } np_balancer_t;
 
 #define NP_DEFAULT_FAIL_TIMEOUT apr_time_from_sec(5)
@@ -114,12 +125,18 @@ apr_array_header_t *np_balancers_all(void);
 
 /* ---- the request path -------------------------------------------------------- */
 
-/* Choose a member for r: its sticky route when usable, else the method's
- * pick among usable members not yet tried. NULL: none can take it. */
+/* Choose a member for r: its sticky route when usable (and it has a free
+ * max= slot), else the method's pick among usable members not yet tried
+ * that have a free slot. The chosen member's slot is taken (its pending
+ * count is up: give it back with np_member_end). NULL: none can take it;
+ * *full then says whether that is because every eligible member is at
+ * its max= (the request may wait in the queue). */
 np_member_t *np_balancer_pick(request_rec *r, np_balancer_t *b, int *tried,
-                              int *sticky_hit);
-/* Bookkeeping around one attempt on a member. */
-void np_member_begin(request_rec *r, np_member_t *m);
+                              int *sticky_hit, int *full);
+/* Is some usable member of b below its max= now (a cheap look, no slot
+ * is taken)? */
+int np_balancer_has_room(np_balancer_t *b, apr_time_t now);
+/* Bookkeeping around one attempt on a member (np_balancer_pick begins). */
 void np_member_end(request_rec *r, np_member_t *m);
 void np_member_connect_failed(request_rec *r, np_balancer_t *b,
                               np_member_t *m, apr_status_t rv,

@@ -85,6 +85,8 @@ const char *np_balancer_section(cmd_parms *cmd, void *dconf, const char *arg)
     b->sticky_cookie = NULL;
     b->retry = NP_UNSET;
     b->fail_timeout = NP_DEFAULT_FAIL_TIMEOUT;
+    b->queue_limit = NP_UNSET;       /* admission/: NodeQueueLimit   */
+    b->queue_timeout = NP_UNSET;     /* admission/: NodeQueueTimeout */
     cmd->directive->data = b;
     if ((err = ap_walk_config(cmd->directive->first_child, cmd,
                               cmd->context)) != NULL) {
@@ -96,6 +98,7 @@ const char *np_balancer_section(cmd_parms *cmd, void *dconf, const char *arg)
     }
     for (i = 0; i < b->members->nelts; i++) {
         np_member_t *m = APR_ARRAY_IDX(b->members, i, np_member_t *);
+        b->has_max |= m->spec.max > 0;
         for (j = 0; j < i; j++) {
             np_member_t *o = APR_ARRAY_IDX(b->members, j, np_member_t *);
             if (strcmp(o->spec.target.key, m->spec.target.key) == 0) {

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <apr_atomic.h>
+
 #include "np_lb.h"
 
 int np_lb_mark_eligible(np_lb_member_t *m, const np_lb_state_t *st,
@@ -19,6 +21,36 @@ int np_lb_mark_eligible(np_lb_member_t *m, const np_lb_state_t *st,
         }
     }
     return count;
+}
+
+int np_lb_drop_full(np_lb_member_t *m, int n)
+{
+    int i, count = 0;
+    for (i = 0; i < n; i++) {
+        if (m[i].eligible && m[i].max && m[i].pending >= m[i].max) {
+            m[i].eligible = 0;
+        }
+        count += m[i].eligible;
+    }
+    return count;
+}
+
+int np_lb_slot_take(volatile apr_uint32_t *pending, apr_uint32_t max)
+{
+    apr_uint32_t cur;
+    if (!max) {
+        apr_atomic_inc32(pending);
+        return 1;
+    }
+    /* Compare-and-swap: two children cannot both take the last slot. */
+    for (cur = apr_atomic_read32(pending); cur < max;) {
+        apr_uint32_t was = apr_atomic_cas32(pending, cur + 1, cur);
+        if (was == cur) {
+            return 1;
+        }
+        cur = was;
+    }
+    return 0;
 }
 
 apr_uint64_t np_lb_hash(const char *s, apr_size_t len, apr_uint64_t seed)

@@ -15,6 +15,7 @@ typedef struct {
                              * rule applied (np_lb_mark_eligible)            */
     apr_int64_t *current;   /* round-robin: this member's running score      */
     const char *id;         /* ip-hash: stable member id (its route)         */
+    apr_uint32_t max;       /* max=N (admission control); 0 = unlimited      */
 } np_lb_member_t;
 
 typedef struct {
@@ -51,6 +52,17 @@ typedef struct {
  * request. Returns how many are eligible. */
 int np_lb_mark_eligible(np_lb_member_t *m, const np_lb_state_t *st,
                         const int *skip, int n);
+
+/* Admission control (max=N): clear eligible[i] of members that have no
+ * free slot (pending >= max, max > 0), so that every method prefers
+ * members with room. Returns how many stay eligible; 0 while some were
+ * eligible means "all full": the request waits in the queue. */
+int np_lb_drop_full(np_lb_member_t *m, int n);
+
+/* Take one of max slots counted by *pending (shared by every child):
+ * atomically pending + 1 when pending < max (or max is 0). 1 = taken,
+ * 0 = full. The slot is given back by decrementing *pending. */
+int np_lb_slot_take(volatile apr_uint32_t *pending, apr_uint32_t max);
 
 /* 64-bit FNV-1a, the hash behind route ids and ip-hash. */
 apr_uint64_t np_lb_hash(const char *s, apr_size_t len, apr_uint64_t seed);

@@ -76,7 +76,7 @@ apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
 {
     const char *url, *route = NULL, *head = NULL, *tail = NULL;
     int weight = 0, standby = 0, i, range;
-    long lo = 0, hi = 0, port;
+    long lo = 0, hi = 0, port, max = -1;
 
     if (argc < 1 || !argv[0] || !*argv[0]) {
         return fail(err, "missing member URL (use http://HOST:PORT, "
@@ -100,6 +100,23 @@ apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
             }
             weight = (int)w;
         }
+        else if (strncasecmp(a, "max=", 4) == 0) {
+            /* admission control: requests in flight at the member */
+            const char *d = a + 4;
+            long v = 0;
+            if (max >= 0) {
+                return fail(err, "max= is given twice");
+            }
+            for (; apr_isdigit(*d) && v <= NP_MEMBER_MAX_MAX; d++) {
+                v = v * 10 + (*d - '0');
+            }
+            if (d == a + 4 || *d || v < 1 || v > NP_MEMBER_MAX_MAX) {
+                return fail(err, apr_psprintf(p, "max \"%s\" is not valid: "
+                            "use a whole number 1-%d", a + 4,
+                            NP_MEMBER_MAX_MAX));
+            }
+            max = v;
+        }
         else if (strcasecmp(a, "standby") == 0) {
             if (standby) {
                 return fail(err, "standby is given twice");
@@ -117,7 +134,7 @@ apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
         }
         else {
             return fail(err, apr_psprintf(p, "unknown option \"%s\" (use "
-                        "weight=N, standby or route=ID)", a));
+                        "weight=N, standby, route=ID or max=N)", a));
         }
     }
     if (!weight) {
@@ -145,6 +162,7 @@ apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
         spec.weight = weight;
         spec.standby = standby;
         spec.route = route;
+        spec.max = max < 0 ? 0 : (int)max;
         *(np_member_spec_t *)apr_array_push(out) = spec;
         return APR_SUCCESS;
     }
@@ -161,6 +179,7 @@ apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
             s->weight = weight;
             s->standby = standby;
             s->route = NULL;
+            s->max = max < 0 ? 0 : (int)max;
         }
         for (port = lo; port <= hi; port++) {
             *(np_member_spec_t *)apr_array_push(out) = specs[port - lo];

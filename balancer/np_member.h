@@ -16,13 +16,18 @@ typedef struct {
     int weight;          /* 1..100, default 1                        */
     int standby;         /* used only while no other member is usable */
     const char *route;   /* route=ID, or NULL (derive with np_sticky_route_id) */
+    int max;             /* max=N: requests in flight at the member, across
+                          * all children (admission/); 0 = unlimited     */
 } np_member_spec_t;
 
-/* Parse `NodeMember URL [weight=N] [standby] [route=ID]` arguments (argv
+#define NP_MEMBER_MAX_MAX 100000   /* highest max=N */
+
+/* Parse `NodeMember URL [weight=N] [standby] [route=ID] [max=N]` arguments (argv
  * excludes the directive name). URL is an http:// or
  * unix:/path|http://localhost/ target (np_target_parse; balancer:// is an
  * error here), and `http://HOST:P1-P2[/path]` expands to one member per
- * port P1..P2 (P1 <= P2, at most 64 ports). weight 1-100 (default 1);
+ * port P1..P2 (P1 <= P2, at most 64 ports). weight 1-100 (default 1); max 1-100000
+ * (default 0: unlimited; a port range gives each port's member this max);
  * route= must pass np_sticky_check_route and cannot be combined with a port
  * range (routes must be unique); unknown options are errors naming the
  * option; an option given twice is an error. Option names are

@@ -148,11 +148,13 @@ int np_async_wait(request_rec *r, np_request_t *rq, np_response_t *resp,
      * decide on a blocking write. */
     a->job.deadline = apr_time_now()
                       + (a->want_write ? c->base_server->timeout : rq->timeout);
-    if (!a->suspended) {
+    if (!a->suspended && !rq->detached) {
         a->suspended = 1;
         np_reactor_suspend(c, &a->job);
     }
     else {
+        /* Already let go of by the MPM (a wait before, or the queue). */
+        a->suspended = 1;
         np_reactor_leave(c);
         np_reactor_add(&a->job);
     }

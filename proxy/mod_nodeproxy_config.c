@@ -15,6 +15,7 @@
 #include "mod_nodeproxy_pool.h"
 #include "mod_nodeproxy_balancer.h"
 #include "mod_nodeproxy_hcheck.h"
+#include "mod_nodeproxy_admission.h"
 #include "np_duration.h"
 #include "np_cidr.h"
 
@@ -388,6 +389,13 @@ const command_rec np_cmds[] = {
     AP_INIT_TAKE1("NodeRetry", np_balancer_retry, NULL, RSRC_CONF,
         "N - further members tried after a connect failure "
         "(default: every other member once)"),
+    /* admission control (admission/) */
+    AP_INIT_TAKE1("NodeQueueLimit", np_queue_limit_cmd, NULL, RSRC_CONF,
+                  "requests that may wait for a free max= slot of the "
+                  "balancer (inside <NodeBalancer>; default 100, 0 = none)"),
+    AP_INIT_TAKE1("NodeQueueTimeout", np_queue_timeout_cmd, NULL, RSRC_CONF,
+                  "how long a request waits for a free max= slot before "
+                  "503 (inside <NodeBalancer>; default 10s)"),
     AP_INIT_TAKE1("NodeFailTimeout", np_balancer_fail_timeout, NULL, RSRC_CONF,
         "a member that refused a connection is skipped this long (5s)"),
     { NULL }

@@ -22,6 +22,7 @@
 #include "np_sticky.h"
 #include "mod_nodeproxy_balancer.h"
 #include "mod_nodeproxy_tunnel.h"
+#include "mod_nodeproxy_admission.h"
 #include "np_ws.h"
 
 APLOG_USE_MODULE(nodeproxy);
@@ -186,7 +187,7 @@ static int respond(request_rec *r, np_request_t *rq, np_response_t *resp)
     if (status == SUSPENDED) {
         return np_async_wait(r, rq, resp, 1);
     }
-    if (status == OK && rq->next_wait > 0) {
+    if (status == OK && rq->next_wait > 0 && !rq->detached) {
         np_await_next_request(r, rq);
     }
     return status;
@@ -255,7 +256,9 @@ static apr_status_t pending_done(void *data)
 }
 
 /* Pick a member; on a connect failure mark it failed and try the next,
- * up to NodeRetry more (nothing was sent, so any method may move on). */
+ * up to NodeRetry more (nothing was sent, so any method may move on).
+ * When every eligible member is at its max=, wait in the queue
+ * (admission/): SUSPENDED, then np_proxy_balanced_resume on a worker. */
 static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
 {
     np_balancer_t *b = rq->mapping->backend;
@@ -265,8 +268,20 @@ static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
 
     rq->balancer = b;
     for (;;) {
-        np_member_t *m = np_balancer_pick(r, b, tried, &rq->sticky_hit);
+        np_member_t *m;
         np_outcome_e out;
+        int full = 0, qs;
+        if (b->has_max
+            && (qs = np_queue_gate(r, rq, resp)) != DECLINED) {
+            return qs;
+        }
+        m = np_balancer_pick(r, b, tried, &rq->sticky_hit, &full);
+        if (!m && full) {
+            if ((qs = np_queue_wait(r, rq, resp)) != DECLINED) {
+                return qs;
+            }
+            continue;   /* its turn (waited on the thread): pick again */
+        }
         if (!m) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NPLOGNO(00043)
                           "nodeproxy(balancer %s): no member can take the "
@@ -280,7 +295,9 @@ static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
         rq->backend = m->backend;
         rq->member = m;
         rq->attempts++;
-        np_member_begin(r, m);
+        if (rq->queue) {
+            np_queue_served(r, rq);
+        }
         apr_pool_cleanup_register(r->pool, m, pending_done,
                                   apr_pool_cleanup_null);
         out = attempt(r, rq, resp);
@@ -307,6 +324,12 @@ static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
         }
         return after_head(r, rq, resp);
     }
+}
+
+int np_proxy_balanced_resume(request_rec *r, np_request_t *rq,
+                             np_response_t *resp)
+{
+    return proxy_balanced(r, rq, resp);
 }
 
 static int handle(request_rec *r, np_request_t *rq)

@@ -47,6 +47,10 @@ typedef struct np_request_t {
                                       * this response (Cache-Control private) */
     int attempts;
     void *async;                     /* mod_nodeproxy_async.c's state       */
+    /* admission control (admission/) */
+    void *queue;                     /* its wait for a max= slot            */
+    int detached;                    /* resumed on a worker after the MPM
+                                      * let go of the connection (queued) */
 } np_request_t;
 
 /* Outcomes of one attempt on one connection. */

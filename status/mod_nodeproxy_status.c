@@ -14,6 +14,7 @@
 
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_log.h"
+#include "mod_nodeproxy_admission.h"
 #include "mod_nodeproxy_balancer.h"
 #include "mod_nodeproxy_status.h"
 #include "np_status.h"
@@ -66,6 +67,7 @@ static void snapshot_member(np_status_member_t *sm, const np_balancer_t *b,
         sm->hist[k] = apr_atomic_read64(&sh->hist[k]);
     }
     sm->hist_sum_us = apr_atomic_read64(&sh->hist_sum_us);
+    sm->max = (apr_uint32_t)m->spec.max;   /* admission control */
 }
 
 static np_status_t *snapshot(request_rec *r)
@@ -90,6 +92,7 @@ static np_status_t *snapshot(request_rec *r)
         sb->name = b->name;
         sb->method = b->method->name;
         sb->sticky_cookie = b->sticky_cookie;
+        sb->queue = np_queue_status(r->pool, b);   /* admission control */
         sb->nmembers = b->members->nelts;
         sb->members = apr_palloc(r->pool, sb->nmembers * sizeof(*sb->members));
         for (j = 0; j < sb->nmembers; j++) {

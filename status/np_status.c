@@ -30,6 +30,7 @@
  *           "requests": 1234,                 requests sent since start
  *           "failures": 3,                    connect failures since start
  *           "latency_ewma_ms": 12.5,          response-head latency EWMA, ms, 1 decimal
+ *           "max": 2,                         max=N (slots; pending = slots in use), null = unlimited
  *           "health": {
  *             "enabled": true,                the balancer has NodeHealthCheck
  *             "last_status": 200,             last check's HTTP status, null = none / no answer
@@ -37,7 +38,14 @@
  *             "checks_total": 42              checks run since start
  *           }
  *         }
- *       ]
+ *       ],
+ *       "queue": {                       null when no member has max=
+ *         "limit": 100, "timeout_ms": 10000,  NodeQueueLimit, NodeQueueTimeout
+ *         "length": 0,                   requests waiting for a slot now
+ *         "served": 7, "timeouts": 0,    left with a slot / with 503 after the timeout
+ *         "rejected": 0, "abandoned": 1, 503 because full / the client left
+ *         "wait_seconds_total": 1.250    time waited by those served
+ *       }
  *     }
  *   ]
  * }
@@ -48,7 +56,11 @@
  * labelled {balancer,member}: nodeproxy_member_up, _pending, _requests_total,
  * _failures_total, _weight, _latency_ewma_seconds, _response_seconds
  * (histogram), nodeproxy_health_checks_total and nodeproxy_member_health_status
- * (the last two only for members whose balancer has NodeHealthCheck).
+ * (the last two only for members whose balancer has NodeHealthCheck),
+ * nodeproxy_member_max (max=N, 0 = unlimited) and, labelled {balancer}
+ * for balancers with a queue: nodeproxy_queue_length, _limit,
+ * _served_total, _timeouts_total, _rejected_total, _abandoned_total,
+ * _wait_seconds_total.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -248,6 +260,8 @@ static void json_member(outbuf_t *o, const np_status_member_t *m)
             ",\"failures\":%" APR_UINT64_T_FMT ",\"latency_ewma_ms\":%s,",
             (unsigned)m->pending, m->requests, m->failures,
             us_as_ms1(p, m->ewma_us));
+    out_fmt(o, "\"max\":%s,", m->max ? apr_psprintf(p, "%u", (unsigned)m->max)
+                                     : "null");
     out_fmt(o, "\"health\":{\"enabled\":%s,\"last_status\":%s,"
             "\"last_check\":%s,\"checks_total\":%" APR_UINT64_T_FMT "}}",
             m->hc_enabled ? "true" : "false",
@@ -255,6 +269,21 @@ static void json_member(outbuf_t *o, const np_status_member_t *m)
                 ? apr_psprintf(p, "%u", (unsigned)m->hc_status) : "null",
             m->hc_enabled ? json_time(p, m->hc_last) : "null",
             m->hc_total);
+}
+
+static void json_queue(outbuf_t *o, const np_status_queue_t *q)
+{
+    if (!q) {
+        out_str(o, "\"queue\":null");
+        return;
+    }
+    out_fmt(o, "\"queue\":{\"limit\":%u,\"timeout_ms\":%" APR_INT64_T_FMT
+            ",\"length\":%u,\"served\":%" APR_UINT64_T_FMT ",\"timeouts\":%"
+            APR_UINT64_T_FMT ",\"rejected\":%" APR_UINT64_T_FMT
+            ",\"abandoned\":%" APR_UINT64_T_FMT ",\"wait_seconds_total\":%s}",
+            (unsigned)q->limit, (apr_int64_t)apr_time_as_msec(q->timeout),
+            (unsigned)q->length, q->served, q->timeouts, q->rejected,
+            q->abandoned, us_as_sec(o->p, q->wait_us));
 }
 
 const char *np_status_json(apr_pool_t *p, const np_status_t *st)
@@ -277,7 +306,9 @@ const char *np_status_json(apr_pool_t *p, const np_status_t *st)
             out_str(&o, i ? ",\n " : "\n ");
             json_member(&o, &bal->members[i]);
         }
-        out_str(&o, "]}");
+        out_str(&o, "],");
+        json_queue(&o, bal->queue);
+        out_str(&o, "}");
     }
     out_str(&o, "]}\n");
     return out_done(&o);
@@ -300,7 +331,7 @@ static const char *prom_labels(apr_pool_t *p, const np_status_balancer_t *bal,
 
 typedef enum {
     PM_UP, PM_PENDING, PM_REQUESTS, PM_FAILURES, PM_WEIGHT, PM_EWMA,
-    PM_HC_TOTAL, PM_HC_STATUS
+    PM_HC_TOTAL, PM_HC_STATUS, PM_MAX
 } prom_member_metric_e;
 
 static const struct {
@@ -324,6 +355,8 @@ static const struct {
       "Active health checks run against the member since server start.", 1 },
     { PM_HC_STATUS, "nodeproxy_member_health_status", "gauge",
       "HTTP status of the member's last health check, 0 when none or no answer.", 1 },
+    { PM_MAX, "nodeproxy_member_max", "gauge",
+      "max=N: requests the member may have in flight (slots in use: pending); 0 = unlimited.", 0 },
 };
 
 static const char *prom_member_value(apr_pool_t *p, prom_member_metric_e which,
@@ -338,6 +371,7 @@ static const char *prom_member_value(apr_pool_t *p, prom_member_metric_e which,
     case PM_EWMA:      return us_as_sec(p, m->ewma_us);
     case PM_HC_TOTAL:  return apr_psprintf(p, "%" APR_UINT64_T_FMT, m->hc_total);
     case PM_HC_STATUS: return apr_psprintf(p, "%u", (unsigned)m->hc_status);
+    case PM_MAX:       return apr_psprintf(p, "%u", (unsigned)m->max);
     }
     return "0";
 }
@@ -366,6 +400,54 @@ static void prom_histogram(outbuf_t *o, const np_status_t *st)
                     lab, us_as_sec(p, m->hist_sum_us));
             out_fmt(o, "nodeproxy_member_response_seconds_count{%s} %"
                     APR_UINT64_T_FMT "\n", lab, cum);
+        }
+    }
+}
+
+/* Admission control: one family at a time, a line per balancer with a
+ * queue. */
+static void prom_queues(outbuf_t *o, const np_status_t *st)
+{
+    static const struct { const char *name, *type, *help; } fam[] = {
+        { "nodeproxy_queue_length", "gauge",
+          "Requests waiting for a free max= slot of the balancer now." },
+        { "nodeproxy_queue_limit", "gauge", "NodeQueueLimit of the balancer." },
+        { "nodeproxy_queue_served_total", "counter",
+          "Requests that got a slot after waiting, since server start." },
+        { "nodeproxy_queue_timeouts_total", "counter",
+          "Requests answered 503 after NodeQueueTimeout, since server start." },
+        { "nodeproxy_queue_rejected_total", "counter",
+          "Requests answered 503 because the queue was full, since server start." },
+        { "nodeproxy_queue_abandoned_total", "counter",
+          "Clients that went away while waiting, since server start." },
+        { "nodeproxy_queue_wait_seconds_total", "counter",
+          "Time waited in the queue by the requests served, since server start." },
+    };
+    apr_pool_t *p = o->p;
+    size_t f;
+    int b, any = 0;
+    for (b = 0; b < st->nbalancers; b++) {
+        any |= st->balancers[b].queue != NULL;
+    }
+    for (f = 0; any && f < sizeof(fam) / sizeof(fam[0]); f++) {
+        prom_family(o, fam[f].name, fam[f].type, fam[f].help);
+        for (b = 0; b < st->nbalancers; b++) {
+            const np_status_queue_t *q = st->balancers[b].queue;
+            const char *v;
+            if (!q) {
+                continue;
+            }
+            switch (f) {
+            case 0:  v = apr_psprintf(p, "%u", (unsigned)q->length); break;
+            case 1:  v = apr_psprintf(p, "%u", (unsigned)q->limit); break;
+            case 2:  v = apr_psprintf(p, "%" APR_UINT64_T_FMT, q->served); break;
+            case 3:  v = apr_psprintf(p, "%" APR_UINT64_T_FMT, q->timeouts); break;
+            case 4:  v = apr_psprintf(p, "%" APR_UINT64_T_FMT, q->rejected); break;
+            case 5:  v = apr_psprintf(p, "%" APR_UINT64_T_FMT, q->abandoned); break;
+            default: v = us_as_sec(p, q->wait_us); break;
+            }
+            out_fmt(o, "%s{balancer=\"%s\"} %s\n", fam[f].name,
+                    escape(p, st->balancers[b].name, prom_repl), v);
         }
     }
 }
@@ -410,6 +492,7 @@ const char *np_status_prometheus(apr_pool_t *p, const np_status_t *st)
         }
     }
     prom_histogram(&o, st);
+    prom_queues(&o, st);
     return out_done(&o);
 }
 
@@ -487,12 +570,14 @@ static void html_member(outbuf_t *o, const np_status_t *st,
                                        : "no answer",
                           human_duration(p, ago_sec(st, m->hc_last)));
     }
-    out_fmt(o, "<td class=\"n\">%d</td><td class=\"n\">%u</td>"
+    out_fmt(o, "<td class=\"n\">%d</td><td class=\"n\">%u%s</td>"
             "<td class=\"n\">%" APR_UINT64_T_FMT "</td>"
             "<td class=\"n\">%" APR_UINT64_T_FMT "</td>"
             "<td class=\"n\">%s</td><td>%s</td></tr>\n",
-            m->weight, (unsigned)m->pending, m->requests, m->failures,
-            us_as_ms1(p, m->ewma_us), hc);
+            m->weight, (unsigned)m->pending,
+            m->max ? apr_psprintf(p, " <small>of max %u</small>",
+                                  (unsigned)m->max) : "",
+            m->requests, m->failures, us_as_ms1(p, m->ewma_us), hc);
 }
 
 static void html_balancer(outbuf_t *o, const np_status_t *st,
@@ -505,6 +590,17 @@ static void html_balancer(outbuf_t *o, const np_status_t *st,
             escape(p, bal->name, html_repl),
             bal->method ? escape(p, bal->method, html_repl) : "?",
             bal->sticky_cookie ? escape(p, bal->sticky_cookie, html_repl) : "off");
+    if (bal->queue) {
+        const np_status_queue_t *q = bal->queue;
+        out_fmt(o, "<p class=\"meta\">queue: %u waiting (limit %u, timeout %s"
+                " s) &middot; %" APR_UINT64_T_FMT " served after %s s in all"
+                " &middot; %" APR_UINT64_T_FMT " timed out &middot; %"
+                APR_UINT64_T_FMT " refused (full) &middot; %" APR_UINT64_T_FMT
+                " left</p>\n", (unsigned)q->length, (unsigned)q->limit,
+                us_as_sec(p, (apr_uint64_t)q->timeout), q->served,
+                us_as_sec(p, q->wait_us), q->timeouts, q->rejected,
+                q->abandoned);
+    }
     out_str(o, "<div class=\"scroll\"><table>\n<thead><tr><th>member</th>"
             "<th>state</th><th>why</th><th>weight</th><th>pending</th>"
             "<th>requests</th><th>failures</th><th>latency (ms)</th>"

@@ -37,7 +37,22 @@ typedef struct {
     apr_uint64_t hc_total;        /* checks run                              */
     apr_uint64_t hist[NP_HIST_N + 1];  /* per bucket counts (not cumulative); [NP_HIST_N] = +Inf */
     apr_uint64_t hist_sum_us;     /* sum of latencies, microseconds          */
+    /* admission control: max=N (0 = unlimited); slots in use = pending */
+    apr_uint32_t max;
 } np_status_member_t;
+
+/* Admission control: a balancer's queue of requests waiting for a free
+ * max= slot (admission/np_queue.h), as seen now. */
+typedef struct {
+    apr_uint32_t limit;           /* NodeQueueLimit                          */
+    apr_interval_time_t timeout;  /* NodeQueueTimeout                        */
+    apr_uint32_t length;          /* waiting now                             */
+    apr_uint64_t served;          /* got a slot after waiting, since start   */
+    apr_uint64_t timeouts;        /* 503 after NodeQueueTimeout              */
+    apr_uint64_t rejected;        /* 503, the queue was full                 */
+    apr_uint64_t abandoned;       /* the client left while waiting           */
+    apr_uint64_t wait_us;         /* time waited by those served             */
+} np_status_queue_t;
 
 typedef struct {
     const char *name;             /* balancer NAME                           */
@@ -45,6 +60,7 @@ typedef struct {
     const char *sticky_cookie;    /* NULL when off                           */
     int nmembers;
     np_status_member_t *members;
+    const np_status_queue_t *queue;  /* NULL: no member has max=         */
 } np_status_balancer_t;
 
 typedef struct {

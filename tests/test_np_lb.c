@@ -598,6 +598,77 @@ static void test_mark_eligible_flag_values(void **state)
     assert_int_equal(np_lb_mark_eligible(m, st, NULL, 0), 0);
 }
 
+/* ---- admission control: max=N ------------------------------------------ */
+
+static void test_drop_full(void **state)
+{
+    /* pending, max (0 = unlimited), eligible before -> after */
+    static const struct { apr_uint32_t pending, max; int in, out; } rows[] = {
+        { 0, 2, 1, 1 }, { 1, 2, 1, 1 }, { 2, 2, 1, 0 }, { 5, 2, 1, 0 },
+        { 9, 0, 1, 1 }, { 0, 1, 0, 0 }, { 0, 0, 0, 0 },
+    };
+    np_lb_member_t m[7];
+    size_t i;
+    int want = 0;
+    memset(m, 0, sizeof(m));
+    for (i = 0; i < 7; i++) {
+        m[i].pending = rows[i].pending;
+        m[i].max = rows[i].max;
+        m[i].eligible = rows[i].in;
+        want += rows[i].out;
+    }
+    assert_int_equal(np_lb_drop_full(m, 7), want);
+    for (i = 0; i < 7; i++) {
+        print_message("row %zu\n", i);
+        assert_int_equal(m[i].eligible, rows[i].out);
+    }
+    /* all full: 0, the caller queues */
+    m[0].pending = 2;
+    m[1].pending = 2;
+    m[4].max = 9;
+    assert_int_equal(np_lb_drop_full(m, 7), 0);
+}
+
+static void test_full_member_not_picked(void **state)
+{
+    /* Two members max=2 each under least-pending: the one with room wins
+     * even when the full one has the better score otherwise. */
+    apr_pool_t *p = *state;
+    lb_t *b = lb_new(p, 2, NULL);
+    int k;
+    b->m[0].max = b->m[1].max = 2;
+    b->m[0].pending = 2;
+    b->m[1].pending = 1;
+    assert_int_equal(np_lb_drop_full(b->m, 2), 1);
+    for (k = 0; k < 4; k++) {
+        assert_int_equal(np_lb_least_pending.pick(&b->ctx), 1);
+        assert_int_equal(np_lb_round_robin.pick(&b->ctx), 1);
+    }
+    b->m[0].eligible = b->m[1].eligible = 1;
+    b->m[1].pending = 2;
+    assert_int_equal(np_lb_drop_full(b->m, 2), 0);
+    assert_int_equal(np_lb_least_pending.pick(&b->ctx), -1);
+}
+
+static void test_slot_take(void **state)
+{
+    volatile apr_uint32_t pending = 0;
+    assert_int_equal(np_lb_slot_take(&pending, 2), 1);
+    assert_int_equal(np_lb_slot_take(&pending, 2), 1);
+    assert_int_equal(pending, 2);
+    assert_int_equal(np_lb_slot_take(&pending, 2), 0);
+    assert_int_equal(pending, 2);
+    pending--;                         /* a slot given back */
+    assert_int_equal(np_lb_slot_take(&pending, 2), 1);
+    assert_int_equal(pending, 2);
+    /* unlimited: always taken */
+    assert_int_equal(np_lb_slot_take(&pending, 0), 1);
+    assert_int_equal(pending, 3);
+    /* over the max (max lowered by a graceful restart): full */
+    assert_int_equal(np_lb_slot_take(&pending, 1), 0);
+    assert_int_equal(pending, 3);
+}
+
 /* ---- np_lb_hash ---------------------------------------------------------- */
 
 static void test_hash_known_values(void **state)
@@ -651,6 +722,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_iphash_null_client, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_mark_eligible, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_mark_eligible_flag_values, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_drop_full, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_full_member_not_picked, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_slot_take, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_hash_known_values, np_test_pool_setup, np_test_pool_teardown),
     };
     int rc;

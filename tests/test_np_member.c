@@ -57,7 +57,13 @@ static const struct {
     { { "http://h:3000", "route=a", "route=b" }, 0, 0, NULL, 0, 0, NULL, "route= is given twice", NULL },
     { { "http://h:3000", "route=" }, 0, 0, NULL, 0, 0, NULL, "route is empty", NULL },
     { { "http://h:3000", "route=a/b" }, 0, 0, NULL, 0, 0, NULL, "route \"a/b\"", "A-Z a-z 0-9" },
-    { { "http://h:3000", "max=5" }, 0, 0, NULL, 0, 0, NULL, "unknown option \"max=5\"", NULL },
+    { { "http://h:3000", "max=0" }, 0, 0, NULL, 0, 0, NULL, "max \"0\"", "1-100000" },
+    { { "http://h:3000", "max=" }, 0, 0, NULL, 0, 0, NULL, "max \"\"", "1-100000" },
+    { { "http://h:3000", "max=2x" }, 0, 0, NULL, 0, 0, NULL, "max \"2x\"", NULL },
+    { { "http://h:3000", "max=100001" }, 0, 0, NULL, 0, 0, NULL, "max \"100001\"", NULL },
+    { { "http://h:3000", "max=99999999999999999999" }, 0, 0, NULL, 0, 0, NULL, "1-100000", NULL },
+    { { "http://h:3000", "max=2", "max=3" }, 0, 0, NULL, 0, 0, NULL, "max= is given twice", NULL },
+    { { "http://h:3000", "maxconn=5" }, 0, 0, NULL, 0, 0, NULL, "unknown option \"maxconn=5\"", "max=N" },
     { { "http://h:3000", "backup" }, 0, 0, NULL, 0, 0, NULL, "unknown option \"backup\"", NULL },
     { { "http://h:3000-3001", "route=x" }, 0, 0, NULL, 0, 0, NULL, "route= cannot be used with a port range", NULL },
     { { "http://h:3001-3000" }, 0, 0, NULL, 0, 0, NULL, "bad port range", "P1 <= P2" },
@@ -116,6 +122,26 @@ static void test_lines(void **state)
         }
         assert_string_equal(((np_member_spec_t *)out->elts)[1].target.key,
                             lines[i].key);
+    }
+}
+
+static void test_max(void **state)
+{
+    static const char *const one[] = { "http://127.0.0.1:3000", "MAX=2" };
+    static const char *const none[] = { "http://127.0.0.1:3000" };
+    static const char *const range[] = { "http://127.0.0.1:3000-3002", "max=100000", "weight=2" };
+    apr_array_header_t *out = apr_array_make(*state, 1, sizeof(np_member_spec_t));
+    const char *err = NULL;
+    int j;
+    assert_int_equal(np_member_parse(*state, 2, one, out, &err), APR_SUCCESS);
+    assert_int_equal(((np_member_spec_t *)out->elts)[0].max, 2);
+    assert_int_equal(np_member_parse(*state, 1, none, out, &err), APR_SUCCESS);
+    assert_int_equal(((np_member_spec_t *)out->elts)[1].max, 0);
+    assert_int_equal(np_member_parse(*state, 3, range, out, &err), APR_SUCCESS);
+    assert_int_equal(out->nelts, 5);
+    for (j = 2; j < 5; j++) {
+        assert_int_equal(((np_member_spec_t *)out->elts)[j].max, 100000);
+        assert_int_equal(((np_member_spec_t *)out->elts)[j].weight, 2);
     }
 }
 
@@ -223,6 +249,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lines, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_max, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_port_range, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_failed_now, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_method, np_test_pool_setup, np_test_pool_teardown),

@@ -43,6 +43,7 @@ static const np_status_t *snapshot(void)
     m->state_since = AGO(65);
     m->weight = 2;
     m->pending = 3;
+    m->max = 4;                       /* admission control: 3 of 4 slots */
     m->requests = 1000;
     m->failures = 0;
     m->ewma_us = 12345;               /* 12.3 ms */
@@ -102,6 +103,20 @@ static const np_status_t *snapshot(void)
     balancers[0].sticky_cookie = "NPROUTE";
     balancers[0].nmembers = 3;
     balancers[0].members = app_members;
+    {
+        static np_status_queue_t q;
+        memset(&q, 0, sizeof(q));
+        q.limit = 100;
+        q.timeout = apr_time_from_sec(10);
+        q.length = 5;
+        q.served = 7;
+        q.timeouts = 1;
+        q.rejected = 2;
+        q.abandoned = 3;
+        q.wait_us = 1250000;
+        balancers[0].queue = &q;
+    }
+    balancers[1].queue = NULL;
     balancers[1].name = "api";
     balancers[1].method = "round-robin";
     balancers[1].sticky_cookie = NULL;
@@ -568,14 +583,14 @@ static void test_json(void **state)
                        "\"state\":\"usable\",\"reason\":null,"
                        "\"state_since\":1699999935.250,\"weight\":2,\"standby\":false,"
                        "\"pending\":3,\"requests\":1000,\"failures\":0,"
-                       "\"latency_ewma_ms\":12.3,"
+                       "\"latency_ewma_ms\":12.3,\"max\":4,"
                        "\"health\":{\"enabled\":true,\"last_status\":200,"
                        "\"last_check\":1699999997.250,\"checks_total\":42}}");
     /* failed member: reason escaped; checked but no answer -> last_status null */
     assert_contains(j, "\"state\":\"failed\","
                        "\"reason\":\"connect refused \\\"ECONNREFUSED\\\" <tag>\","
                        "\"state_since\":1699999995.250,");
-    assert_contains(j, "\"failures\":4,\"latency_ewma_ms\":0.0,"
+    assert_contains(j, "\"failures\":4,\"latency_ewma_ms\":0.0,\"max\":null,"
                        "\"health\":{\"enabled\":true,\"last_status\":null,"
                        "\"last_check\":1699999999.250,\"checks_total\":7}}");
     /* unhealthy standby member, state_since unknown */
@@ -588,6 +603,12 @@ static void test_json(void **state)
                        "\"last_check\":null,\"checks_total\":0}}");
     assert_contains(j, "\"latency_ewma_ms\":1.0,");
     assert_int_equal(count_of(j, "\"url\":"), 4);
+    /* admission control: max null when unlimited, queue per balancer */
+    assert_int_equal(count_of(j, "\"max\":null,"), 3);
+    assert_contains(j, "],\"queue\":{\"limit\":100,\"timeout_ms\":10000,"
+                       "\"length\":5,\"served\":7,\"timeouts\":1,\"rejected\":2,"
+                       "\"abandoned\":3,\"wait_seconds_total\":1.250000}}");
+    assert_contains(j, "],\"queue\":null}");
     assert_true(j[strlen(j) - 1] == '\n');
     json_parses(j);
 }
@@ -633,6 +654,14 @@ static const struct { const char *name, *type; } families[] = {
     { "nodeproxy_member_response_seconds", "histogram" },
     { "nodeproxy_health_checks_total", "counter" },
     { "nodeproxy_member_health_status", "gauge" },
+    { "nodeproxy_member_max", "gauge" },
+    { "nodeproxy_queue_length", "gauge" },
+    { "nodeproxy_queue_limit", "gauge" },
+    { "nodeproxy_queue_served_total", "counter" },
+    { "nodeproxy_queue_timeouts_total", "counter" },
+    { "nodeproxy_queue_rejected_total", "counter" },
+    { "nodeproxy_queue_abandoned_total", "counter" },
+    { "nodeproxy_queue_wait_seconds_total", "counter" },
 };
 
 #define L1 "{balancer=\"app\",member=\"http://127.0.0.1:3001\""
@@ -673,6 +702,16 @@ static void test_prometheus(void **state)
     assert_contains(t, "\nnodeproxy_member_up" L3 "} 0\n");
     assert_contains(t, "\nnodeproxy_member_up" L4 "} 1\n");
     assert_contains(t, "\nnodeproxy_member_pending" L1 "} 3\n");
+    assert_contains(t, "\nnodeproxy_member_max" L1 "} 4\n");
+    assert_contains(t, "\nnodeproxy_member_max" L4 "} 0\n");
+    assert_contains(t, "\nnodeproxy_queue_length{balancer=\"app\"} 5\n");
+    assert_contains(t, "\nnodeproxy_queue_limit{balancer=\"app\"} 100\n");
+    assert_contains(t, "\nnodeproxy_queue_served_total{balancer=\"app\"} 7\n");
+    assert_contains(t, "\nnodeproxy_queue_timeouts_total{balancer=\"app\"} 1\n");
+    assert_contains(t, "\nnodeproxy_queue_rejected_total{balancer=\"app\"} 2\n");
+    assert_contains(t, "\nnodeproxy_queue_abandoned_total{balancer=\"app\"} 3\n");
+    assert_contains(t, "\nnodeproxy_queue_wait_seconds_total{balancer=\"app\"} 1.250000\n");
+    assert_lacks(t, "nodeproxy_queue_length{balancer=\"api\"}");
     assert_contains(t, "\nnodeproxy_member_requests_total" L1 "} 1000\n");
     assert_contains(t, "\nnodeproxy_member_failures_total" L2 "} 4\n");
     assert_contains(t, "\nnodeproxy_member_weight" L1 "} 2\n");
@@ -843,6 +882,10 @@ static void test_html(void **state)
     assert_int_equal(count_of(h, "<div class=\"scroll\"><table>"), 2);
     assert_contains(h, "<h2>Balancer app</h2>");
     assert_contains(h, "method least-pending &middot; sticky cookie NPROUTE");
+    assert_contains(h, "<p class=\"meta\">queue: 5 waiting (limit 100, timeout 10.000000 s) "
+                       "&middot; 7 served after 1.250000 s in all &middot; 1 timed out "
+                       "&middot; 2 refused (full) &middot; 3 left</p>");
+    assert_int_equal(count_of(h, "queue: "), 1);
     assert_contains(h, "<h2>Balancer api</h2>");
     assert_contains(h, "method round-robin &middot; sticky cookie off");
     assert_contains(h, "<th>member</th><th>state</th><th>why</th><th>weight</th>"
@@ -851,7 +894,7 @@ static void test_html(void **state)
     /* member rows, column by column */
     assert_contains(h, "<tr><td>http://127.0.0.1:3001 <small>route r1</small></td>"
                        "<td><span class=\"usable\">usable</span> <small>for 1m 5s</small></td>"
-                       "<td></td><td class=\"n\">2</td><td class=\"n\">3</td>"
+                       "<td></td><td class=\"n\">2</td><td class=\"n\">3 <small>of max 4</small></td>"
                        "<td class=\"n\">1000</td><td class=\"n\">0</td>"
                        "<td class=\"n\">12.3</td><td>200, 3s ago</td></tr>");
     assert_contains(h, "<td><span class=\"failed\">failed</span> <small>for 5s</small></td>"

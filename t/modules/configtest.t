@@ -28,6 +28,18 @@ my @bad = (
     ['bad NodeAsyncDelay', 'NodeAsyncDelay soon', qr/NodeAsyncDelay/, qr/soon/],
     ['bad NodeNextRequestWait', 'NodeNextRequestWait 2xs', qr/NodeNextRequestWait/, qr/2xs/],
     ['negative NodeNextRequestWait', 'NodeNextRequestWait -1', qr/NodeNextRequestWait/, qr/-1/],
+    # admission control (issue 17)
+    ['bad max=', ['<NodeBalancer adm1>', 'NodeMember http://127.0.0.1:29500 max=0', '</NodeBalancer>'],
+     qr/NodeMember/, qr/max "0"/],
+    ['max= twice', ['<NodeBalancer adm2>', 'NodeMember http://127.0.0.1:29500 max=2 max=3', '</NodeBalancer>'],
+     qr/NodeMember/, qr/max= is given twice/],
+    ['NodeQueueLimit outside a balancer', 'NodeQueueLimit 10', qr/NodeQueueLimit/, qr/NodeBalancer/],
+    ['bad NodeQueueLimit', ['<NodeBalancer adm3>', 'NodeMember http://127.0.0.1:29500 max=2',
+                            'NodeQueueLimit lots', '</NodeBalancer>'], qr/NodeQueueLimit/, qr/lots/],
+    ['bad NodeQueueTimeout', ['<NodeBalancer adm4>', 'NodeMember http://127.0.0.1:29500 max=2',
+                              'NodeQueueTimeout 5q', '</NodeBalancer>'], qr/NodeQueueTimeout/, qr/5q/],
+    ['zero NodeQueueTimeout', ['<NodeBalancer adm5>', 'NodeMember http://127.0.0.1:29500 max=2',
+                               'NodeQueueTimeout 0', '</NodeBalancer>'], qr/NodeQueueTimeout/, qr/more than 0/],
 );
 
 plan tests => 2 * @bad + 4, need_module('nodeproxy');
@@ -69,6 +81,9 @@ configtest_bad(@bad);
         '    NodeMember http://127.0.0.1:29101 weight=2',
         '    NodeMember http://127.0.0.1:29105-29106',
         '    NodeMember http://127.0.0.1:29107 standby',
+        '    NodeMember http://127.0.0.1:29500 max=4',
+        '    NodeQueueLimit 0',
+        '    NodeQueueTimeout 1500ms',
         '    NodeBalancerMethod round-robin',
         '    NodeSticky cookie NPROUTE',
         '    NodeHealthCheck /health interval=5s timeout=2s passes=2 fails=3 expect=200-399',
