@@ -21,6 +21,14 @@ const char *np_queue_limit_cmd(cmd_parms *cmd, void *dconf, const char *arg);
 const char *np_queue_timeout_cmd(cmd_parms *cmd, void *dconf,
                                  const char *arg);
 
+/* NodeRateLimit (S V L) and NodeRateLimitStore (S), in np_cmds. */
+const char *np_ratelimit_cmd(cmd_parms *cmd, void *dconf, int argc,
+                             char *const argv[]);
+const char *np_ratelimit_store_cmd(cmd_parms *cmd, void *dconf, int argc,
+                                   char *const argv[]);
+/* mod_nodeproxy_ratelimit.c's hooks. */
+void np_ratelimit_register_hooks(apr_pool_t *p);
+
 /* Before picking a member of a balancer with max= members: a request that
  * is not queued yet joins the queue while others wait (first come, first
  * served). DECLINED: go on and pick; else the handler's status (SUSPENDED,

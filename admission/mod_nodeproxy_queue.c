@@ -492,7 +492,10 @@ int np_queue_gate(request_rec *r, np_request_t *rq, np_response_t *resp)
     return busy ? np_queue_wait(r, rq, resp) : DECLINED;
 }
 
+/* The folder's one register function: the queue's and the rate limit's
+ * hooks. */
 void np_admission_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(np_queue_post_config, NULL, NULL, APR_HOOK_LAST);
+    np_ratelimit_register_hooks(p);
 }

@@ -64,6 +64,7 @@ void *np_create_dir_conf(apr_pool_t *p, char *dir)
     dc->ws_idle_timeout = NP_UNSET;
     dc->async_delay = NP_UNSET;
     dc->next_wait = NP_UNSET;
+    dc->ratelimit = NULL;
     return dc;
 }
 
@@ -82,6 +83,7 @@ void *np_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->ws_idle_timeout = NP_PICK(add->ws_idle_timeout, base->ws_idle_timeout);
     dc->async_delay = NP_PICK(add->async_delay, base->async_delay);
     dc->next_wait = NP_PICK(add->next_wait, base->next_wait);
+    dc->ratelimit = add->ratelimit ? add->ratelimit : base->ratelimit;
     return dc;
 }
 
@@ -396,6 +398,15 @@ const command_rec np_cmds[] = {
     AP_INIT_TAKE1("NodeQueueTimeout", np_queue_timeout_cmd, NULL, RSRC_CONF,
                   "how long a request waits for a free max= slot before "
                   "503 (inside <NodeBalancer>; default 10s)"),
+    AP_INIT_TAKE_ARGV("NodeRateLimit", np_ratelimit_cmd, NULL,
+                      RSRC_CONF | ACCESS_CONF,
+                      "rate=N/s|N/m [burst=N] [key=ip|header:NAME|"
+                      "cookie:NAME], or off: per-client request-rate limit"),
+    AP_INIT_TAKE_ARGV("NodeRateLimitStore", np_ratelimit_store_cmd, NULL,
+                      RSRC_CONF,
+                      "shm [size=N] | redis://HOST:PORT[/DB] [password=...] "
+                      "[tls=on] [timeout=DURATION]: where rate-limit counters "
+                      "live"),
     AP_INIT_TAKE1("NodeFailTimeout", np_balancer_fail_timeout, NULL, RSRC_CONF,
         "a member that refused a connection is skipped this long (5s)"),
     { NULL }

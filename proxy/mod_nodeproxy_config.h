@@ -33,6 +33,8 @@ typedef struct {
     apr_interval_time_t ws_idle_timeout; /* NodeWebSocketIdleTimeout            */
     apr_interval_time_t async_delay; /* NodeAsyncDelay; NP_ASYNC_OFF           */
     apr_interval_time_t next_wait;  /* NodeNextRequestWait; 0 = off            */
+    const void *ratelimit;          /* admission/: NodeRateLimit (an
+                                     * np_rl_policy_t); NULL = unset          */
 } np_dir_conf_t;
 
 /* NodeMaintenancePage: read when the config is read, and again when the

@@ -16,11 +16,15 @@ NP_APT_PACKAGES=(
     autoconf automake libtool pkg-config make gcc curl openssl
     python3 prometheus chromium
     build-essential dpkg-dev debhelper libapr1-dev libaprutil1-dev lintian
+    libhiredis-dev redis-server
 )
 # prometheus is here for promtool, which checks the status page's metrics;
 # chromium renders the status page in t/modules/status.t.
 # build-essential ... lintian: scripts/package-test.sh builds the Debian
 # package (debian/control's Build-Depends; dh_apache2 is in apache2-dev).
+# libhiredis-dev: NodeRateLimitStore redis:// (admission/); redis-server is
+# started by t/modules/ratelimit_redis.t itself (127.0.0.1:29549, its own
+# config), never as a system service.
 
 np_section() {
     printf '\n==== %s ====\n' "$*"

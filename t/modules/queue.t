@@ -79,8 +79,10 @@ NPAsync::load({ url => "$base/plain/fast?id=w{i}", n => 20, check_id => 1 });
     NPAsync::reset_stats($_) for $b1, $b2, $b3;
     my $bg = NPAsync::load_bg({ url => "$base/q/slow?ms=500&id=c{i}", n => 60, check_id => 1,
                                 timeout_ms => 40000, hard_ms => 50000 });
-    sleep 1.0;
-    my $mid = balancer(qstatus(), 'q');
+    # the load client (a node process) may take a while to start on a
+    # loaded machine: wait until the queue has filled
+    my $mid = {};
+    NPTest::wait_until(15, sub { $mid = balancer(qstatus(), 'q'); (($mid->{queue} || {})->{length} // 0) >= 10 }, 0.1);
     t_debug('while queued: ' . enc($mid));
     my @times;
     for my $k (1 .. 3) {
