@@ -211,8 +211,20 @@ if [ -d .git ] && git -C "$NP_TOP" rev-parse --git-dir >/dev/null 2>&1; then
     git -C "$NP_TOP" ls-files -z --cached --others --exclude-standard |
         (cd "$NP_TOP" && tar --null -T - -cf -) | tar -C "$src" -xf -
 else
-    tar -C "$NP_TOP" --exclude=./.git --exclude=node_modules --exclude='*.o' --exclude='*.lo' \
-        --exclude=.libs --exclude=autom4te.cache -cf - . | tar -C "$src" -xf -
+    # No git: the tree without what the build and the tests generate
+    # (the patterns of .gitignore).
+    tar -C "$NP_TOP" --exclude=./.git --exclude=node_modules --exclude=.deps --exclude=.libs \
+        --exclude=.dirstamp --exclude='*.o' --exclude='*.lo' --exclude='*.la' --exclude='*.log' \
+        --exclude='*.trs' --exclude=./autom4te.cache --exclude=./build --exclude=./aclocal.m4 \
+        --exclude=./configure --exclude=./configure~ --exclude=./config.status --exclude=./libtool \
+        --exclude=./Makefile --exclude=./Makefile.in --exclude=./np_version.h \
+        --exclude='./m4/*.m4' --exclude='./tests/test_np_*[!.][!c]' --exclude=./t/logs \
+        --exclude=./t/state --exclude=./t/run --exclude='./t/conf/*.conf' --exclude=./t/conf/np-ssl \
+        --exclude=./t/conf/apache_test_config.pm --exclude='./t/conf/modperl_*.pl' \
+        --exclude=./t/htdocs/index.html --exclude=./bench/results --exclude=./debian/tmp \
+        --exclude=./debian/.debhelper --exclude=./debian/$PKG --exclude=./debian/files \
+        --exclude='./debian/*.substvars' --exclude='./debian/*.debhelper*' \
+        -cf - . | tar -C "$src" -xf -
 fi
 np_info "DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-}"
 t0=$SECONDS

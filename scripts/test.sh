@@ -299,17 +299,20 @@ fi
 # After the install test, which puts back everything make install wrote.
 np_section "Package test (dpkg-buildpackage, lintian, apt install/upgrade/remove/purge)"
 package_cmd=()
+# make check ran above: the package build skips it (sudo would drop the
+# variable from the environment, hence env after sudo).
+pkg_env=(env "DEB_BUILD_OPTIONS=nocheck parallel=${NP_JOBS:-2}")
 if np_is_root; then
-    package_cmd=(bash "$NP_TOP/scripts/package-test.sh")
+    package_cmd=("${pkg_env[@]}" bash "$NP_TOP/scripts/package-test.sh")
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    package_cmd=(sudo -n bash "$NP_TOP/scripts/package-test.sh")
+    package_cmd=(sudo -n "${pkg_env[@]}" bash "$NP_TOP/scripts/package-test.sh")
 else
     package_state="skipped (needs root or password-less sudo)"
     np_warn "not root and no password-less sudo: package checks skipped (run scripts/test.sh with sudo)"
 fi
 if [ "${#package_cmd[@]}" -gt 0 ]; then
     pkg_rc=0
-    run_logged "$RESULTS/package-test.log" env DEB_BUILD_OPTIONS="nocheck parallel=${NP_JOBS:-2}" \
+    run_logged "$RESULTS/package-test.log" \
         timeout -k 30 "${NP_PACKAGE_TIMEOUT:-1200}" "${package_cmd[@]}" || pkg_rc=$?
     package_state="ran (exit $pkg_rc)"
     if line=$(grep -E '^package: [0-9]+ passed, [0-9]+ failed' "$RESULTS/package-test.log" | tail -1); then
