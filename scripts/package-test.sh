@@ -279,6 +279,15 @@ check "the maintainer script enabled it: $ETC/mods-enabled/nodeproxy.load" test 
 check "a2query -m nodeproxy says enabled by maintainer script" \
     sh -c "a2query -m nodeproxy | grep -q 'enabled by maintainer script'"
 dpkg -L "$PKG" >"$WORK/files"
+# Every command the package installs (make install's, e.g. nodeproxyctl)
+# runs, and a Perl one has perl in the computed dependencies (dh_perl).
+for cmd in $(grep -E '^/usr/s?bin/[^/]+$' "$WORK/files" || true); do
+    check_out "$cmd --help runs" "$cmd" --help
+    if head -c 64 "$cmd" | grep -qE '^#! *(/usr/bin/perl|/usr/bin/env +perl)'; then
+        check "$cmd is Perl: Depends names perl ($(cat "$WORK/depends"))" \
+            grep -qE '(^|, )perl(:any)?( |,|$)' "$WORK/depends"
+    fi
+done
 
 front=${NP_PKG_PORT:-29560}
 while ! port_free "$front" || ! port_free "$((front + 1))"; do
