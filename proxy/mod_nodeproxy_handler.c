@@ -51,6 +51,14 @@ static void log_failure(request_rec *r, np_request_t *rq, int status)
                   rq->cause ? rq->cause : "failed", status);
 }
 
+/* A member's pending count goes down when the request's pool goes: on
+ * every way out, whenever and on whichever thread the request ends. */
+static apr_status_t np_pending_done(void *data)
+{
+    np_member_end(NULL, data);
+    return APR_SUCCESS;
+}
+
 void np_proxy_set_notes(request_rec *r, np_request_t *rq)
 {
     apr_table_setn(r->notes, "nodeproxy-member",
@@ -173,6 +181,14 @@ static int respond(request_rec *r, np_request_t *rq, np_response_t *resp)
             return HTTP_BAD_GATEWAY;
         }
         np_proxy_set_notes(r, rq);
+        if (rq->member && rq->member->spec.max) {
+            /* admission control: a tunnel holds its max= slot for its
+             * whole life; the request's pool goes when the 101 is
+             * relayed, the connection's when the tunnel ends. */
+            apr_pool_cleanup_kill(r->pool, rq->member, np_pending_done);
+            apr_pool_cleanup_register(r->connection->pool, rq->member,
+                                      np_pending_done, apr_pool_cleanup_null);
+        }
         return np_tunnel_start(r, rq, resp);
     }
     status = np_response_begin(r, rq, resp);
@@ -247,14 +263,6 @@ static int proxy_single(request_rec *r, np_request_t *rq, np_response_t *resp)
     return after_head(r, rq, resp);
 }
 
-/* A member's pending count goes down when the request's pool goes: on
- * every way out, whenever and on whichever thread the request ends. */
-static apr_status_t pending_done(void *data)
-{
-    np_member_end(NULL, data);
-    return APR_SUCCESS;
-}
-
 /* Pick a member; on a connect failure mark it failed and try the next,
  * up to NodeRetry more (nothing was sent, so any method may move on).
  * When every eligible member is at its max=, wait in the queue
@@ -298,12 +306,12 @@ static int proxy_balanced(request_rec *r, np_request_t *rq, np_response_t *resp)
         if (rq->queue) {
             np_queue_served(r, rq);
         }
-        apr_pool_cleanup_register(r->pool, m, pending_done,
+        apr_pool_cleanup_register(r->pool, m, np_pending_done,
                                   apr_pool_cleanup_null);
         out = attempt(r, rq, resp);
         if (out == NP_CONNECT_FAILED) {
             np_member_connect_failed(r, b, m, rq->connect_rv, rq->cause);
-            apr_pool_cleanup_run(r->pool, m, pending_done);
+            apr_pool_cleanup_run(r->pool, m, np_pending_done);
             rq->member = NULL;
             tried[m->index] = 1;
             if (rq->attempts >= max) {
