@@ -50,6 +50,9 @@ bg_pid=
 run_logged() {
     local log=$1 rc=0
     shift
+    # Created here, before tail starts: the background job opens it only
+    # once it runs, and tail must not find it missing.
+    : >"$log"
     "$@" >"$log" 2>&1 </dev/null &
     bg_pid=$!
     tail -n +1 -f --pid="$bg_pid" "$log" || true

@@ -151,7 +151,8 @@ server.on('connection', (sock) => {
   if (st.open > st.max_open) st.max_open = st.open;
   sock.on('close', () => { st.open--; });
 });
-server.keepAliveTimeout = 5000;
+// --keep-alive-timeout MS (NPBackend keepalive => MS) overrides Node's 5 s
+server.keepAliveTimeout = o.keepAliveTimeout || 5000;
 server.headersTimeout = 60000;
 server.requestTimeout = 0;
 server.maxHeadersCount = 0;

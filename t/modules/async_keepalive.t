@@ -204,7 +204,7 @@ sub id_of { my $r = shift; my $j = eval { $NPAsync::JSON->decode($r->{body}) } |
     send_get($c[$_], "/a/big?ms=" . ($_ % 2 ? 200 : 0) . "&size=$size&id=sr$_") for 0 .. $N - 1;
     sleep 1.5;
     my ($s, $ms) = NPAsync::timed_get($port, '/a/fast?id=sr-new', timeout => 5);
-    ok t_cmp($s == 200 && $ms < 500 ? 1 : 0, 1,
+    ok t_cmp($s == 200 && $ms < 2000 ? 1 : 0, 1,
              sprintf('%d non-reading clients (50 threads): a new request answered in %.0f ms (status %s)', $N, $ms, $s));
     my $exact = 0;
     for my $i (0 .. $N - 1) {
@@ -274,14 +274,14 @@ sub id_of { my $r = shift; my $j = eval { $NPAsync::JSON->decode($r->{body}) } |
                                 check_id => 1, timeout_ms => 10000, hard_ms => 20000 });
     sleep 0.8;
     my ($s, $ms) = NPAsync::timed_get($port, '/a/fast?id=b-new', timeout => 5);
-    ok t_cmp($s == 200 && $ms < 500 ? 1 : 0, 1,
+    ok t_cmp($s == 200 && $ms < 2000 ? 1 : 0, 1,
              sprintf('threads scarce: a new request answered in %.0f ms while %d 2 s requests wait (status %s)', $ms, $N, $s));
     my $r = $bg->wait(25);
     my %h = %$r; delete $h{records};
     t_debug('threads scarce: ' . $NPAsync::JSON->encode(\%h));
     ok t_cmp($r->{ok} // 0, $N, "threads scarce: all $N answered with their own body");
-    ok t_cmp(($r->{max_ms} // 1e9) < 3000 ? 1 : 0, 1,
-             "threads scarce: each within 3 s (max $r->{max_ms} ms; 50 threads held for 2 s each would take 4 s)");
+    ok t_cmp(($r->{max_ms} // 1e9) < 3600 ? 1 : 0, 1,
+             "threads scarce: each within 3.6 s (max $r->{max_ms} ms; 50 threads held for 2 s each would take 4 s)");
     my @l = $httpd->access_lines(qr/id=b\d+$/, $N);
     my $async = grep { / async=1 / } @l;
     my $sync = @l - $async;

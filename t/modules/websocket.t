@@ -180,8 +180,8 @@ sub ws_status {
     my ($silent, $busy) = @{ $r->{results} || [{}, {}] };
     ok t_cmp($silent->{opened} && $busy->{opened} ? 1 : 0, 1, 'idle: both tunnels opened');
     my $ms = $silent->{closed_after_ms};
-    ok t_cmp(defined $ms && $ms >= 1000 && $ms <= 3000 ? 1 : 0, 1,
-             'idle: a silent tunnel is closed at 2 s +- 1 s (' . ($ms // 'not closed') . ' ms)');
+    ok t_cmp(defined $ms && $ms >= 1000 && $ms <= 4500 ? 1 : 0, 1,
+             'idle: a silent tunnel is closed at 2 s (1 s to 4.5 s) (' . ($ms // 'not closed') . ' ms)');
     ok t_cmp($busy->{closed_after_ms} // 'open', 'open', 'idle: a tunnel with traffic every 500 ms is still open after 4.5 s');
     ok t_cmp($busy->{echoed} >= 7 ? 1 : 0, 1, "idle: its messages were echoed ($busy->{echoed} of $busy->{sent})");
     my @l = wait_log($mark, qr/tunnel closed: idle timeout/, 2);
