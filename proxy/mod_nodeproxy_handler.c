@@ -113,6 +113,7 @@ static np_outcome_e attempt(request_rec *r, np_request_t *rq,
             rq->conn = NULL;
             return NP_CONNECT_FAILED;
         }
+        rq->head_deadline = 0;
         out = np_request_send(r, rq);
         if (out == NP_SENT_OK) {
             out = np_response_read_head(r, rq, resp);
@@ -123,7 +124,8 @@ static np_outcome_e attempt(request_rec *r, np_request_t *rq,
                 out = NP_BAD_RESPONSE;
             }
         }
-        if (out != NP_STALE || fresh || !(rq->body_complete || !rq->has_body)) {
+        if (out != NP_STALE || fresh
+            || !(rq->body_complete || !rq->has_body || rq->body_deferred)) {
             if (out == NP_STALE) {
                 out = NP_BAD_RESPONSE;
             }
@@ -175,6 +177,9 @@ static int respond(request_rec *r, np_request_t *rq, np_response_t *resp)
                 rq->ws_key, &why)) {
             rq->cause = apr_pstrcat(r->pool, "refused WebSocket answer: ", why,
                                     NULL);
+            /* The client was told nothing yet: 502, and the connection is
+             * not kept, whatever state the client thinks it is in now. */
+            r->connection->keepalive = AP_CONN_CLOSE;
             np_conn_release(rq->conn, 0);
             rq->conn = NULL;
             np_proxy_failed(r, rq, HTTP_BAD_GATEWAY);
@@ -356,9 +361,18 @@ static int handle(request_rec *r, np_request_t *rq)
     resp = apr_palloc(r->pool, sizeof(*resp));
     rq->started = apr_time_now();
     if (rq->mapping->target.kind == NP_TARGET_BALANCER) {
-        return proxy_balanced(r, rq, resp);
+        status = proxy_balanced(r, rq, resp);
     }
-    return proxy_single(r, rq, resp);
+    else {
+        status = proxy_single(r, rq, resp);
+    }
+    if (rq->body_deferred && status != SUSPENDED) {
+        /* Answered (503...) without asking for the body (no 100 Continue):
+         * the client may still send it, and it must not be read as the
+         * next request. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
+    return status;
 }
 
 static int np_handler(request_rec *r)
@@ -390,5 +404,6 @@ void np_handler_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(np_post_read_request, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
     ap_hook_handler(np_handler, NULL, NULL, APR_HOOK_FIRST);
+    np_request_register_filters();
     ap_hook_child_init(np_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }

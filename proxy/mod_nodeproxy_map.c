@@ -8,7 +8,9 @@
 #include <http_log.h>
 
 #include "mod_nodeproxy_config.h"
+#include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_relay.h"
+#include "np_uri.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -27,6 +29,16 @@ static int np_translate(request_rec *r)
     m = np_map_match(sc->map, r->uri);
     if (!m || m->exclude) {
         return DECLINED;
+    }
+    /* "..;" and "..\\" are not dot-segments to Apache, but are to some
+     * backends (Java path parameters, Windows-style routers): refused, so
+     * that no request reaches a path outside the mapped prefix. */
+    if (np_uri_has_dot_segment(r->uri)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NPLOGNO(00301)
+                      "nodeproxy(%s): refused path with a dot-segment in "
+                      "disguise (\"..;\", \"..\\\"): %s", m->target.url,
+                      r->uri);
+        return HTTP_BAD_REQUEST;
     }
     rq = apr_pcalloc(r->pool, sizeof(*rq));
     rq->mapping = m;

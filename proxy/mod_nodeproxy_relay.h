@@ -51,6 +51,12 @@ typedef struct np_request_t {
     void *queue;                     /* its wait for a max= slot            */
     int detached;                    /* resumed on a worker after the MPM
                                       * let go of the connection (queued) */
+    /* Hardening (issue 13): */
+    apr_time_t head_deadline;        /* the whole response head by then     */
+    int early_answer;                /* the backend answered before it had
+                                      * the whole body: sending stopped     */
+    int body_deferred;               /* Expect: 100-continue: no body read
+                                      * before the backend is connected     */
 } np_request_t;
 
 /* Outcomes of one attempt on one connection. */
@@ -68,6 +74,8 @@ typedef enum {
 
 /* mod_nodeproxy_request.c */
 int np_request_prepare(request_rec *r, np_request_t *rq);
+/* register_hooks: the request body's chunk-framing check filter. */
+void np_request_register_filters(void);
 np_outcome_e np_request_send(request_rec *r, np_request_t *rq);
 
 /* mod_nodeproxy_response.c */

@@ -2,8 +2,12 @@
  * buffer (re-sendable on a fresh connection); the first part of the body is
  * read before a connection is taken, so a bad body costs no backend and a
  * small body can be replayed; the rest streams through in constant memory. */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <apr_poll.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -156,7 +160,8 @@ static void build_head(request_rec *r, np_request_t *rq)
         /* With forwarding on, the peer's forwarding headers are never
          * copied: add_forwarded() re-emits a trusted peer's, extended. */
         if (!e[i].key || strcasecmp(e[i].key, "Host") == 0
-            || np_request_header_dropped(e[i].key, conn, !rq->forwarded)) {
+            || np_request_header_dropped(e[i].key, conn, !rq->forwarded)
+            || (!trusted && np_header_is_client_ip(e[i].key))) {
             continue;
         }
         add_header(&ps, r->pool, e[i].key, e[i].val);
@@ -319,6 +324,124 @@ static apr_status_t send_brigade(np_request_t *rq, apr_bucket_brigade *bb,
     return send_all(rq->conn, v, n);
 }
 
+/* ---- the client's chunk framing ------------------------------------------
+ * httpd's HTTP_IN filter answers 413 to a chunk size of more than 16 hex
+ * digits and to an over-long chunk extension (its parser reports them as
+ * "no space"); both are malformed requests: 400. This filter sits just
+ * below HTTP_IN for a chunked request body, sees the same bytes first, and
+ * runs them through the module's own chunk decoder; on those two errors it
+ * answers 400 the way HTTP_IN answers its own errors. Anything else is left
+ * to HTTP_IN. */
+#define NP_CHUNK_FILTER "NODEPROXY_CHUNKS"
+static ap_filter_rec_t *chunk_filter;
+
+typedef struct {
+    np_chunk_decoder_t dec;
+    int off;                      /* done, or left to HTTP_IN */
+} chunk_check_t;
+
+static apr_status_t chunk_check(ap_filter_t *f, apr_bucket_brigade *bb,
+                                ap_input_mode_t mode, apr_read_type_e block,
+                                apr_off_t readbytes)
+{
+    chunk_check_t *cc = f->ctx;
+    apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
+    apr_bucket *b;
+
+    if (rv != APR_SUCCESS || cc->off || mode == AP_MODE_SPECULATIVE) {
+        return rv;
+    }
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb) && !cc->off;
+         b = APR_BUCKET_NEXT(b)) {
+        const char *data, *span, *err = NULL;
+        apr_size_t len, used, span_len;
+        int done = 0;
+        if (APR_BUCKET_IS_METADATA(b)
+            || apr_bucket_read(b, &data, &len, APR_BLOCK_READ) != APR_SUCCESS) {
+            continue;
+        }
+        while (len > 0 && !cc->off) {
+            if (np_chunk_next(&cc->dec, data, len, &used, &span, &span_len,
+                              &done, &err) != APR_SUCCESS) {
+                cc->off = 1;
+                if (strcmp(err, "chunk size too large") == 0
+                    || strcmp(err, "chunk size line too long") == 0) {
+                    request_rec *r = f->r;
+                    apr_bucket_brigade *eb = apr_brigade_create(r->pool,
+                                                 f->c->bucket_alloc);
+                    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NPLOGNO(00304)
+                                  "nodeproxy: refused chunked request body: "
+                                  "%s", err);
+                    apr_brigade_cleanup(bb);
+                    r->connection->keepalive = AP_CONN_CLOSE;
+                    APR_BRIGADE_INSERT_TAIL(eb, ap_bucket_error_create(
+                        HTTP_BAD_REQUEST, NULL, r->pool, f->c->bucket_alloc));
+                    APR_BRIGADE_INSERT_TAIL(eb, apr_bucket_eos_create(
+                        f->c->bucket_alloc));
+                    ap_pass_brigade(r->output_filters, eb);
+                    return AP_FILTER_ERROR;
+                }
+                break;
+            }
+            data += used;
+            len -= used;
+            if (done) {
+                cc->off = 1;
+            }
+        }
+    }
+    return rv;
+}
+
+void np_request_register_filters(void)
+{
+    /* Below HTTP_IN (AP_FTYPE_PROTOCOL), above the connection's filters. */
+    chunk_filter = ap_register_input_filter(NP_CHUNK_FILTER, chunk_check, NULL,
+                                            AP_FTYPE_PROTOCOL + 5);
+}
+
+/* Has the backend sent something already, before the whole request body
+ * was sent (an early final answer: 401, 413...)? */
+static int backend_answered(np_request_t *rq)
+{
+    apr_os_sock_t fd;
+    char byte;
+    if (apr_os_sock_get(&fd, rq->conn->sock) != APR_SUCCESS) {
+        return 0;
+    }
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* The client has sent nothing more for now: wait until it does, or the
+ * backend answers, or the client's Timeout passes (APR_TIMEUP). */
+static apr_status_t wait_client_or_backend(request_rec *r, np_request_t *rq)
+{
+    apr_pollfd_t pfd[2];
+    apr_int32_t n = 0;
+    apr_status_t rv;
+    memset(pfd, 0, sizeof(pfd));
+    pfd[0].p = pfd[1].p = r->pool;
+    pfd[0].desc_type = pfd[1].desc_type = APR_POLL_SOCKET;
+    pfd[0].reqevents = pfd[1].reqevents = APR_POLLIN;
+    pfd[0].desc.s = ap_get_conn_socket(r->connection);
+    pfd[1].desc.s = rq->conn->sock;
+    do {
+        rv = apr_poll(pfd, 2, &n, r->server->timeout);
+    } while (APR_STATUS_IS_EINTR(rv));
+    return rv;
+}
+
+static np_outcome_e early_answer(request_rec *r, np_request_t *rq)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00303)
+                  "nodeproxy(%s): the backend answered before the whole "
+                  "request body was sent: the rest is not sent, both "
+                  "connections are closed after the answer",
+                  rq->backend->target->url);
+    rq->early_answer = 1;
+    return NP_SENT_OK;
+}
+
 int np_request_prepare(request_rec *r, np_request_t *rq)
 {
     np_dir_conf_t *dc = np_dir_conf(r->per_dir_config);
@@ -348,6 +471,16 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
         r->connection->keepalive = AP_CONN_CLOSE;
         return HTTP_BAD_REQUEST;
     }
+    /* Transfer-Encoding does not exist in HTTP/1.0 (RFC 9112 6.1): a 1.0
+     * peer that sends it frames its body some other way than we would
+     * read it. httpd reads it as chunked; we do not forward it. */
+    if (te && r->proto_num < HTTP_VERSION(1, 1)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NPLOGNO(00302)
+                      "nodeproxy(%s): refused %s request with "
+                      "Transfer-Encoding", m->target.url, r->protocol);
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return HTTP_BAD_REQUEST;
+    }
     if (NP_PICK(m->websocket, NP_PICK(dc->websocket, 1))
         && np_ws_is_upgrade(r->method, apr_table_get(r->headers_in, "Upgrade"),
                             apr_table_get(r->headers_in, "Connection"))) {
@@ -370,7 +503,18 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
     }
     rq->backend_uri = np_map_backend_uri(r->pool, m, r->uri, r->args);
     rq->has_body = ap_request_has_body(r);
-    if (rq->has_body && (status = prefetch_body(r, rq)) != OK) {
+    if (rq->has_body && te) {
+        chunk_check_t *cc = apr_pcalloc(r->pool, sizeof(*cc));
+        np_chunk_init(&cc->dec);
+        ap_add_input_filter_handle(chunk_filter, cc, r, r->connection);
+    }
+    if (rq->has_body && r->expecting_100) {
+        /* The client waits for a 100 Continue, which the first read of the
+         * body sends: only once a backend is connected, so that an answer
+         * from Apache itself (503) comes without it. */
+        rq->body_deferred = 1;
+    }
+    else if (rq->has_body && (status = prefetch_body(r, rq)) != OK) {
         return status;
     }
     build_head(r, rq);
@@ -383,6 +527,7 @@ np_outcome_e np_request_send(request_rec *r, np_request_t *rq)
     struct iovec v[1];
     apr_status_t rv;
     int done = rq->body_complete || !rq->has_body;
+    int nonblock, nb;
 
     apr_socket_timeout_set(rq->conn->sock, rq->timeout);
     v[0].iov_base = (void *)rq->head;
@@ -399,12 +544,37 @@ np_outcome_e np_request_send(request_rec *r, np_request_t *rq)
     if (done) {
         return NP_SENT_OK;
     }
-    /* Past the prefetch: stream the rest; from here on it cannot be replayed. */
+    /* Past the prefetch: stream the rest; from here on it cannot be replayed.
+     * The client's body is read without blocking, so that a backend that
+     * answers early (401, 413 before reading the body) is noticed while
+     * the client is still uploading: the answer goes out at once. An h2
+     * stream has no socket of its own to wait on: it reads blocking. */
+    nonblock = !r->connection->master;
+    rq->body_deferred = 0;
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     while (!done) {
         apr_bucket *last;
+        if (backend_answered(rq)) {
+            return early_answer(r, rq);
+        }
+        /* A client still waiting for its 100 Continue gets it on a
+         * blocking read only (HTTP_IN's rule). */
+        nb = nonblock && !r->expecting_100;
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                            APR_BLOCK_READ, NP_CONN_BUFSIZE);
+                            nb ? APR_NONBLOCK_READ : APR_BLOCK_READ,
+                            NP_CONN_BUFSIZE);
+        if (nb && (APR_STATUS_IS_EAGAIN(rv)
+                         || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(bb)))) {
+            apr_brigade_cleanup(bb);
+            rv = wait_client_or_backend(r, rq);
+            if (APR_STATUS_IS_TIMEUP(rv)) {
+                rq->client_rv = rv;
+                rq->cause = "the client sent no more of its request body "
+                            "within Timeout";
+                return NP_CLIENT_BODY_ERROR;
+            }
+            continue;
+        }
         if (rv != APR_SUCCESS) {
             rq->client_rv = rv;
             rq->cause = rv == AP_FILTER_ERROR
@@ -419,6 +589,9 @@ np_outcome_e np_request_send(request_rec *r, np_request_t *rq)
         rv = send_brigade(rq, bb, rq->body_chunked, r->pool);
         apr_brigade_cleanup(bb);
         if (rv != APR_SUCCESS) {
+            if (backend_answered(rq)) {
+                return early_answer(r, rq);   /* and stopped reading */
+            }
             rq->cause = apr_psprintf(r->pool, "sending the request body "
                                      "failed: %pm", &rv);
             return NP_SEND_FAILED;

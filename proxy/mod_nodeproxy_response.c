@@ -24,7 +24,12 @@
 
 APLOG_USE_MODULE(nodeproxy);
 
-/* A response head larger than the connection buffer is refused (502). */
+/* A response head larger than the connection buffer is refused (502), as
+ * are more than NP_MAX_INTERIM interim (1xx) heads before the final one. The
+ * whole head must arrive within the timeout (NodeTimeout, timeout=) from the
+ * first read: a backend that drips it a byte at a time gets 504, not a
+ * timeout per byte. */
+#define NP_MAX_INTERIM 16
 
 np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
                                    np_response_t *resp)
@@ -32,6 +37,7 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
     np_conn_t *c = rq->conn;
     apr_size_t have = 0;
     const char *err = NULL;
+    int interim = 0;
 
     /* Wait NodeAsyncDelay for the first bytes; a backend that takes longer
      * is waited for without a thread (NP_WAIT). When most of the child's
@@ -39,12 +45,26 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
     int first = rq->async_delay != NP_UNSET;
     int counted = first && np_reactor_wait_begin();
 
+    if (!rq->head_deadline) {
+        rq->head_deadline = apr_time_now() + rq->timeout;
+    }
     apr_socket_timeout_set(c->sock, !first ? rq->timeout
                                     : counted ? rq->async_delay : 0);
     for (;;) {
         apr_size_t len = c->bufsize - have;
         apr_status_t rv;
 
+        if (!first) {
+            apr_interval_time_t left = rq->head_deadline - apr_time_now();
+            if (left <= 0) {
+                rq->cause = apr_psprintf(r->pool, "response head not complete "
+                                         "within %" APR_TIME_T_FMT " ms",
+                                         apr_time_as_msec(rq->timeout));
+                return NP_TIMEOUT;
+            }
+            apr_socket_timeout_set(c->sock, left < rq->timeout ? left
+                                                               : rq->timeout);
+        }
         if (len == 0) {
             rq->cause = apr_psprintf(r->pool, "response head larger than %"
                                      APR_SIZE_T_FMT " bytes", c->bufsize);
@@ -60,12 +80,13 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
                              || APR_STATUS_IS_EAGAIN(rv))) {
                 return NP_WAIT;
             }
-            apr_socket_timeout_set(c->sock, rq->timeout);
         }
         if (len == 0 || (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv))) {
             if (APR_STATUS_IS_TIMEUP(rv)) {
-                rq->cause = apr_psprintf(r->pool, "no response within %"
+                rq->cause = apr_psprintf(r->pool, "%s within %"
                                          APR_TIME_T_FMT " ms",
+                                         have ? "response head not complete"
+                                              : "no response",
                                          apr_time_as_msec(rq->timeout));
                 return NP_TIMEOUT;
             }
@@ -92,6 +113,11 @@ np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
             if (resp->head.status >= 100 && resp->head.status < 200
                 && resp->head.status != 101) {
                 /* Interim (100 Continue, 103 Early Hints): skip it. */
+                if (++interim > NP_MAX_INTERIM) {
+                    rq->cause = apr_psprintf(r->pool, "more than %d interim "
+                                             "(1xx) responses", NP_MAX_INTERIM);
+                    return NP_BAD_RESPONSE;
+                }
                 have -= resp->head.head_len;
                 memmove(c->buf, c->buf + resp->head.head_len, have);
                 continue;
@@ -284,15 +310,38 @@ int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp)
 
     if (np_http1_response_framing(&resp->head, r->header_only, &resp->kind,
                                   &resp->remaining, &resp->reusable, &err)
-        != APR_SUCCESS
-        || (resp->kind == NP_BODY_NONE && resp->buffered > resp->head.head_len)) {
-        rq->cause = err ? apr_psprintf(r->pool, "bad response framing: %s", err)
-                  : "body where none is allowed";
+        != APR_SUCCESS) {
+        rq->cause = apr_psprintf(r->pool, "bad response framing: %s", err);
         return HTTP_BAD_GATEWAY;
     }
     if (resp->head.status == 101) {
+        /* A 101 nobody asked for: what follows is not HTTP, and the client
+         * must not send another request on this connection. */
         rq->cause = "unexpected 101 Switching Protocols";
+        r->connection->keepalive = AP_CONN_CLOSE;
         return HTTP_BAD_GATEWAY;
+    }
+    if (resp->kind == NP_BODY_NONE
+        && (resp->buffered > resp->head.head_len || !resp->reusable)) {
+        /* Bytes after a head that has no body (HEAD, 204, 304), or one that
+         * announced some: the head is relayed, the bytes are dropped, and
+         * the connection is closed (what else is coming is unknown). */
+        if (resp->buffered > resp->head.head_len) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00300)
+                          "nodeproxy(%s): %d response with %" APR_SIZE_T_FMT
+                          " unexpected body bytes: dropped, connection closed",
+                          rq->backend->target->url, resp->head.status,
+                          resp->buffered - resp->head.head_len);
+        }
+        resp->reusable = 0;
+        resp->buffered = resp->head.head_len;
+    }
+    if (rq->early_answer) {
+        /* Answered before the request body was all sent: the backend
+         * connection is in the middle of a request, and the client's
+         * connection in the middle of its upload. */
+        resp->reusable = 0;
+        r->connection->keepalive = AP_CONN_CLOSE;
     }
     if (rq->websocket) {
         /* An upgrade the backend turned down: that connection may be in

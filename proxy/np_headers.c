@@ -52,6 +52,13 @@ static const np_name_t forwarded[] = {
     NP_NAME("X-Forwarded-Prefix"), NP_NAME("Forwarded"), { NULL, 0 }
 };
 
+/* Client-address headers some apps read (nginx's X-Real-IP convention, CDN
+ * ones): trusted only from a NodeTrustedProxy, like X-Forwarded-For. */
+static const np_name_t client_ip[] = {
+    NP_NAME("X-Real-IP"), NP_NAME("X-Client-IP"), NP_NAME("True-Client-IP"),
+    { NULL, 0 }
+};
+
 static const np_name_t framing[] = {
     NP_NAME("Content-Length"), NP_NAME("Transfer-Encoding"), { NULL, 0 }
 };
@@ -69,6 +76,11 @@ int np_header_is_hop_by_hop(const char *name)
 int np_header_is_forwarded(const char *name)
 {
     return name_in_list(name, forwarded);
+}
+
+int np_header_is_client_ip(const char *name)
+{
+    return name_in_list(name, client_ip);
 }
 
 int np_header_is_framing(const char *name)
@@ -114,8 +126,11 @@ int np_request_header_dropped(const char *name, const char *conn, int trusted)
     if (name == NULL) {
         return 0;
     }
+    /* Proxy: no such header exists; CGI-style apps read it as
+     * HTTP_PROXY and send their own requests through it (httpoxy,
+     * CVE-2016-5387). */
     if (np_header_is_hop_by_hop(name) || np_header_is_framing(name)
-        || ascii_ieq(name, "Expect")) {
+        || ascii_ieq(name, "Expect") || ascii_ieq(name, "Proxy")) {
         return 1;
     }
     if (np_header_is_forwarded(name)) {

@@ -16,6 +16,10 @@ int np_header_is_hop_by_hop(const char *name);
  * X-Forwarded-Prefix, Forwarded. */
 int np_header_is_forwarded(const char *name);
 
+/* X-Real-IP, X-Client-IP, True-Client-IP: client addresses that only a
+ * NodeTrustedProxy may state (the glue drops them from anyone else). */
+int np_header_is_client_ip(const char *name);
+
 /* Content-Length, Transfer-Encoding: the proxy re-does framing per hop. */
 int np_header_is_framing(const char *name);
 
@@ -28,7 +32,7 @@ int np_header_in_connection(const char *connection_value, const char *name);
  * conn: the client's Connection header value, or NULL.
  * trusted: the peer is a NodeTrustedProxy.
  * Dropped: hop-by-hop, framing, Expect (the proxy answers 100-continue
- * itself), headers named in Connection (except Host and the forwarded
+ * itself), Proxy (httpoxy, CVE-2016-5387), headers named in Connection (except Host and the forwarded
  * headers, which the proxy handles itself), and forwarded headers when the
  * peer is not trusted. */
 int np_request_header_dropped(const char *name, const char *conn, int trusted);

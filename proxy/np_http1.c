@@ -46,7 +46,8 @@ static int is_field_char(unsigned char c)
 typedef enum {
     LINE_PARTIAL,               /* no line end yet */
     LINE_DONE,
-    LINE_BAD_CR                 /* a CR that is not followed by LF */
+    LINE_BAD_CR,                /* a CR that is not followed by LF */
+    LINE_BAD_LF                 /* a LF that does not follow a CR */
 } line_e;
 
 /* Find the end of the line that starts at buf[pos]. *content is the length
@@ -60,9 +61,9 @@ static line_e scan_line(const char *buf, apr_size_t len, apr_size_t pos,
 
     for (i = pos; i < len; i++) {
         if (buf[i] == LF) {
-            *content = i - pos;
-            *next = i + 1;
-            return LINE_DONE;
+            /* A bare LF would end the line for some recipients and not for
+             * others: what follows could become a header of its own. */
+            return LINE_BAD_LF;
         }
         if (buf[i] == CR) {
             if (i + 1 == len) {
@@ -182,11 +183,17 @@ apr_status_t np_http1_parse_response_head(const char *buf, apr_size_t len,
     if (le == LINE_BAD_CR) {
         return fail(err, "bare CR in response head");
     }
+    if (le == LINE_BAD_LF) {
+        return fail(err, "bare LF in response head");
+    }
     rv = parse_status_line(buf, n, le == LINE_DONE, out, err);
     for (pos = next; rv == APR_SUCCESS; pos = next) {
         le = scan_line(buf, len, pos, &n, &next);
         if (le == LINE_BAD_CR) {
             return fail(err, "bare CR in response head");
+        }
+        if (le == LINE_BAD_LF) {
+            return fail(err, "bare LF in response head");
         }
         if (le == LINE_PARTIAL) {
             return APR_INCOMPLETE;
@@ -377,10 +384,12 @@ apr_status_t np_http1_response_framing(const np_response_head_t *h,
     if (has_te && h->minor == 0) {
         return fail(err, "Transfer-Encoding in an HTTP/1.0 response");
     }
-    if ((h->status < 200 || h->status == 204) && (has_te || cl != 0)) {
-        return fail(err, "body where none is allowed");
-    }
     *reusable = h->minor == 1 && h->status != 101 && !connection_close(h);
+    if ((h->status < 200 || h->status == 204) && (has_te || cl != 0)) {
+        /* It announces a body where none can be: the head is good for
+         * the client, the connection is not for another request. */
+        *reusable = 0;
+    }
     if (request_is_head || status_has_no_body(h->status)) {
         *kind = NP_BODY_NONE;
         *length = 0;

@@ -41,14 +41,15 @@ typedef struct {
  * Accepted:
  * - status line "HTTP/1.0" or "HTTP/1.1", SP, 3 digits 100-599, then SP and
  *   a reason phrase (possibly empty), or nothing at all ("HTTP/1.1 204");
- * - lines ending in CRLF or a bare LF;
+ * - lines ending in CRLF;
  * - header lines "token: value"; the value may hold SP, HTAB, VCHAR and
  *   obs-text (0x80-0xFF).
  * Rejected (APR_EGENERAL):
  * - anything else as status line, detected while it arrives (a byte that
  *   cannot start "HTTP/1.x NNN" is an error at once, without waiting for the
  *   end of the line);
- * - a CR not followed by LF, anywhere;
+ * - a CR not followed by LF, or a LF not preceded by CR, anywhere (a bare
+ *   LF inside a header would let a backend inject a header line);
  * - obs-fold (a line starting with SP or HTAB), an empty header name, a
  *   name that is not a token, whitespace before the colon, no colon;
  * - control characters other than HTAB (including NUL and DEL) in a value
@@ -92,15 +93,17 @@ typedef enum {
  *   are fine when every value is the same -> LENGTH.
  * - neither -> UNTIL_CLOSE.
  * - *reusable is 0 for HTTP/1.0, a "Connection" header listing "close",
- *   101 (the connection becomes a tunnel) and UNTIL_CLOSE; else 1.
+ *   101 (the connection becomes a tunnel), UNTIL_CLOSE, and a 1xx or 204
+ *   with Transfer-Encoding or a non-zero Content-Length (it announces a
+ *   body where none can be: NONE, and the connection is not reused);
+ *   else 1.
  * The header values are checked even when the response has no body, since
  * the glue may pass Content-Length on (HEAD, 304).
  *
  * APR_EGENERAL with a static *err for: any other Transfer-Encoding, both
  * Transfer-Encoding and Content-Length, Transfer-Encoding in an HTTP/1.0
  * response (RFC 9112 6.1: faulty framing), a malformed or conflicting
- * Content-Length, and a 1xx or 204 with Transfer-Encoding or a non-zero
- * Content-Length ("body where none is allowed").
+ * Content-Length.
  */
 apr_status_t np_http1_response_framing(const np_response_head_t *h,
                                        int request_is_head,

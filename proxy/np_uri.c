@@ -77,3 +77,34 @@ const char *np_uri_join(apr_pool_t *p, const char *a, const char *b)
     memcpy(out + alen + 1, b, blen + 1);
     return out;
 }
+
+static int dot_segment(const char *seg, apr_size_t n)
+{
+    apr_size_t dots = 0;
+    while (dots < n && dots < 2 && seg[dots] == '.') {
+        dots++;
+    }
+    /* ".", "..", ".;...", "..;..." */
+    return dots > 0 && (dots == n || seg[dots] == ';');
+}
+
+int np_uri_has_dot_segment(const char *path)
+{
+    const char *seg = path;
+    const char *p;
+
+    if (!path) {
+        return 0;
+    }
+    for (p = path;; p++) {
+        if (*p == '/' || *p == '\\' || *p == '\0') {
+            if (dot_segment(seg, (apr_size_t)(p - seg))) {
+                return 1;
+            }
+            if (*p == '\0') {
+                return 0;
+            }
+            seg = p + 1;
+        }
+    }
+}

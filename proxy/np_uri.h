@@ -23,4 +23,14 @@ const char *np_uri_escape_path(apr_pool_t *p, const char *decoded);
  * so a trailing '/' of `a` is kept. A NULL part counts as "". */
 const char *np_uri_join(apr_pool_t *p, const char *a, const char *b);
 
+/* Does a decoded, normalised URL path hold a segment that some backend
+ * would take as a dot-segment, although Apache did not? Segments are split
+ * at '/' and also at '\\' (Windows-style and some Node routers); a segment
+ * is suspicious when it is "." or ".." (possible only next to a
+ * backslash, Apache has resolved the others) or a dot-segment with path
+ * parameters (".;x", "..;x": Tomcat/Java-style backends drop ";..." and see
+ * ".."). "/app/..;/admin", "/app/..\\admin", "/a\\.\\b" -> 1;
+ * "/a..b;c", "/x..\\y", "/.well-known/x" -> 0. NULL -> 0. */
+int np_uri_has_dot_segment(const char *path);
+
 #endif /* NP_URI_H */

@@ -17,7 +17,10 @@ NP_APT_PACKAGES=(
     python3 prometheus chromium
     build-essential dpkg-dev debhelper libapr1-dev libaprutil1-dev lintian
     libhiredis-dev redis-server
+    clang libclang-rt-14-dev
 )
+# clang and libclang-rt-14-dev (libFuzzer, ASan, UBSan runtimes) build the
+# fuzz targets that `make fuzz` runs (fuzz/README.md).
 # prometheus is here for promtool, which checks the status page's metrics;
 # chromium renders the status page in t/modules/status.t.
 # build-essential ... lintian: scripts/package-test.sh builds the Debian

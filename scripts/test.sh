@@ -6,6 +6,7 @@
 #   2. npm ci in t/backends (the suite's Node.js backends),
 #   3. builds: autoreconf -fi && ./configure --enable-werror && make,
 #   4. make check: the cmocka unit tests and guard scripts,
+#      then make fuzz: each libFuzzer target for NP_FUZZ_SECONDS (4),
 #   5. the Apache::Test suite in t/ against a real httpd and real Node.js,
 #   6. scripts/install-test.sh: make install, a2enmod, apachectl configtest,
 #   7. scripts/package-test.sh: the Debian package built, linted, installed,
@@ -17,7 +18,7 @@
 #
 # Environment: APXS (default /usr/bin/apxs), NP_JOBS (make -j, default 2),
 # NP_CHECK_TIMEOUT / NP_T_TIMEOUT / NP_INSTALL_TIMEOUT / NP_PACKAGE_TIMEOUT
-# (seconds).
+# (seconds), NP_FUZZ_SECONDS (per fuzz target, default 4).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -32,6 +33,8 @@ chk_pass=0 chk_fail=0            # other make check programs (guard scripts)
 t_files=0 t_tests=0 t_pass=0 t_fail=0
 inst_pass=0 inst_fail=0
 pkg_pass=0 pkg_fail=0
+fz_pass=0 fz_fail=0              # fuzz targets (make fuzz)
+fuzz_state="not run"
 extra_fail=0                     # steps that failed as a whole
 problems=()
 install_state="not run"
@@ -81,6 +84,8 @@ summary() {
         "$cm_run" "$cm_pass" "$cm_fail" "$chk_pass" "$chk_fail"
     printf 'Apache::Test (t/):       %s: Files=%d, Tests=%d: %d passed, %d failed\n' \
         "$t_state" "$t_files" "$t_tests" "$t_pass" "$t_fail"
+    printf 'fuzz targets (make fuzz): %s: %d passed, %d failed\n' \
+        "$fuzz_state" "$fz_pass" "$fz_fail"
     printf 'install checks:          %s: %d passed, %d failed\n' \
         "$install_state" "$inst_pass" "$inst_fail"
     printf 'package checks:          %s: %d passed, %d failed\n' \
@@ -93,8 +98,8 @@ summary() {
             printf '  - %s\n' "$p"
         done
     fi
-    total_pass=$((cm_pass + chk_pass + t_pass + inst_pass + pkg_pass))
-    total_fail=$((cm_fail + chk_fail + t_fail + inst_fail + pkg_fail + extra_fail))
+    total_pass=$((cm_pass + chk_pass + fz_pass + t_pass + inst_pass + pkg_pass))
+    total_fail=$((cm_fail + chk_fail + fz_fail + t_fail + inst_fail + pkg_fail + extra_fail))
     printf '\n%d passed, %d failed\n' "$total_pass" "$total_fail"
     [ "$total_fail" -eq 0 ]
 }
@@ -191,6 +196,31 @@ if [ "$cm_run" -eq 0 ]; then
     problem "no cmocka test ran in make check: check TESTS in Makefile.am and $RESULTS/make-check.log"
 fi
 np_info "make check: $cm_run cmocka tests run ($cm_pass passed, $cm_fail failed), other checks $chk_pass passed, $chk_fail failed"
+
+# ---------------------------------------------------------------------------
+np_section "Fuzzing (make fuzz: each parser target for ${NP_FUZZ_SECONDS:-4} s)"
+# A parser that crashes, leaks or trips a sanitizer on any input fails the
+# run; the reproducer stays in fuzz/work/TARGET/artifacts/.
+if command -v clang >/dev/null 2>&1; then
+    fuzz_rc=0
+    run_logged "$RESULTS/fuzz.log" timeout -k 30 300 \
+        make fuzz FUZZ_SECONDS="${NP_FUZZ_SECONDS:-4}" || fuzz_rc=$?
+    fuzz_state="ran (exit $fuzz_rc)"
+    if line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$RESULTS/fuzz.log" | tail -1); then
+        fz_pass=$(printf '%s\n' "$line" | sed 's/^fuzz: \([0-9]*\) passed.*/\1/')
+        fz_fail=$(printf '%s\n' "$line" | sed 's/^fuzz: [0-9]* passed, \([0-9]*\) failed.*/\1/')
+    fi
+    if [ "$fz_fail" -gt 0 ]; then
+        problem "fuzzing: a parser failed on some input: see $RESULTS/fuzz.log (reproducers in $NP_TOP/fuzz/work/*/artifacts/)"
+    elif [ "$fuzz_rc" -ne 0 ] || [ "$fz_pass" -eq 0 ]; then
+        extra_fail=$((extra_fail + 1))
+        problem "make fuzz exited $fuzz_rc with no target run (did the targets build?): see $RESULTS/fuzz.log"
+    fi
+else
+    fuzz_state="not run (no clang)"
+    extra_fail=$((extra_fail + 1))
+    problem "clang not found: the fuzz targets did not run (scripts/lib.sh NP_APT_PACKAGES installs clang and libclang-rt-14-dev)"
+fi
 
 # ---------------------------------------------------------------------------
 np_section "Apache::Test suite (perl t/TEST)"

@@ -164,6 +164,10 @@ static const req_case_t req_cases[] = {
     { "Content-Length",      NULL,                   1, 1 },
     { "Expect",              NULL,                   1, 1 },
     { "expect",              NULL,                   0, 1 },
+    /* httpoxy (CVE-2016-5387): Proxy never reaches the app */
+    { "Proxy",               NULL,                   1, 1 },
+    { "proxy",               NULL,                   0, 1 },
+    { "Proxy-X",             NULL,                   0, 0 },
     /* named in Connection */
     { "X-Foo",               "close, X-Foo",         0, 1 },
     { "x-foo",               "X-FOO",                1, 1 },
@@ -189,6 +193,19 @@ static const req_case_t req_cases[] = {
     { "X-Forwarded-Server",  NULL,                   0, 0 },
     { "X-Real-IP",           NULL,                   0, 0 },
 };
+
+/* X-Real-IP and friends: the glue drops them unless the peer is trusted */
+static void test_client_ip(void **state)
+{
+    (void)state;
+    assert_int_equal(np_header_is_client_ip("X-Real-IP"), 1);
+    assert_int_equal(np_header_is_client_ip("x-real-ip"), 1);
+    assert_int_equal(np_header_is_client_ip("X-Client-IP"), 1);
+    assert_int_equal(np_header_is_client_ip("True-Client-IP"), 1);
+    assert_int_equal(np_header_is_client_ip("X-Real-IPs"), 0);
+    assert_int_equal(np_header_is_client_ip("X-Forwarded-For"), 0);
+    assert_int_equal(np_header_is_client_ip(NULL), 0);
+}
 
 static void test_request_dropped(void **state)
 {
@@ -274,6 +291,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_classes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_in_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_ip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_method_idempotent, setup, teardown),
     };

@@ -106,6 +106,7 @@ typedef struct {
 #define WS_COLON "whitespace before colon in header"
 #define BAD_NAME "bad character in header name"
 #define BAD_VALUE "bad character in header value"
+#define BARE_LF "bare LF in response head"
 
 static const head_case_t head_cases[] = {
     GOOD(NODE_200_CL, 200, 1, "OK", 5),
@@ -121,8 +122,12 @@ static const head_case_t head_cases[] = {
     GOOD("HTTP/1.1 200  OK \r\n\r\n", 200, 1, " OK ", 0),   /* kept as is */
     GOOD("HTTP/1.1 404 Not\tFound \xe9\r\n\r\n", 404, 1,
          "Not\tFound \xe9", 0),                           /* HTAB, obs-text */
-    GOOD("HTTP/1.1 200 OK\nA: b\n\n", 200, 1, "OK", 1),   /* bare LF */
-    GOOD("HTTP/1.1 200 OK\r\nA: b\n\r\n", 200, 1, "OK", 1),
+    BAD("HTTP/1.1 200 OK\nA: b\n\n", BARE_LF),
+    BAD("HTTP/1.1 200 OK\r\nA: b\n\r\n", BARE_LF),
+    /* a bare LF inside a header: never a line end (header injection) */
+    BAD("HTTP/1.1 200 OK\r\nX-A: a\nX-Injected: yes\r\n\r\n", BARE_LF),
+    BAD("HTTP/1.1 200 OK\r\nX-A: a\n", BARE_LF),      /* at once, not at the end */
+    BAD("HTTP/1.1 200 OK\n", BARE_LF),
     GOOD("HTTP/1.1 200 OK\r\nA:\r\nB: \t \r\n\r\n", 200, 1, "OK", 2),
     GOOD("HTTP/1.1 200 OK\r\nX-A: caf\xc3\xa9\t1\r\n\r\n", 200, 1, "OK", 1),
     GOOD("HTTP/1.1 200 OK\r\n!#$%&'*+-.^_`|~09az: v\r\n\r\n", 200, 1, "OK",
@@ -408,7 +413,6 @@ typedef struct {
 #define BAD_TE "unsupported Transfer-Encoding"
 #define BAD_CL "bad Content-Length"
 #define CONFLICT_CL "conflicting Content-Length values"
-#define NO_BODY "body where none is allowed"
 
 static const framing_case_t framing_cases[] = {
     /* Node's usual answers */
@@ -430,13 +434,16 @@ static const framing_case_t framing_cases[] = {
           0, NP_BODY_NONE, 0, 1),
     FRAME("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", 0,
           NP_BODY_NONE, 0, 1),
-    NOFRAME(H204 "Content-Length: 5\r\n" END, 0, NO_BODY),
-    NOFRAME(H204 "Content-Length: 5\r\n" END, 1, NO_BODY),
-    NOFRAME("HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
-            NO_BODY),
-    NOFRAME("HTTP/1.1 100 Continue\r\nContent-Length: 1\r\n\r\n", 0, NO_BODY),
-    NOFRAME("HTTP/1.1 101 Switching Protocols\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n", 0, NO_BODY),
+    /* a body announced where none can be: no body, and the connection
+     * is not reused (what the backend sends after the head is dropped) */
+    FRAME(H204 "Content-Length: 5\r\n" END, 0, NP_BODY_NONE, 0, 0),
+    FRAME(H204 "Content-Length: 5\r\n" END, 1, NP_BODY_NONE, 0, 0),
+    FRAME("HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
+          NP_BODY_NONE, 0, 0),
+    FRAME("HTTP/1.1 100 Continue\r\nContent-Length: 1\r\n\r\n", 0,
+          NP_BODY_NONE, 0, 0),
+    FRAME("HTTP/1.1 101 Switching Protocols\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n", 0, NP_BODY_NONE, 0, 0),
     /* Content-Length */
     FRAME(H11 "Content-Length: 0\r\n" END, 0, NP_BODY_LENGTH, 0, 1),
     FRAME(H11 "Content-Length: 007\r\n" END, 0, NP_BODY_LENGTH, 7, 1),

@@ -130,11 +130,55 @@ static void test_join(void **state)
     }
 }
 
+typedef struct {
+    const char *path;
+    int bad;
+} dot_case_t;
+
+static const dot_case_t dot_cases[] = {
+    { "/app/..;/admin", 1 },
+    { "/..;/admin", 1 },
+    { "/app/..;jsessionid=x/admin", 1 },
+    { "/app/.;/admin", 1 },
+    { "/app/..\\admin", 1 },
+    { "/app\\..\\admin", 1 },
+    { "/app/..\\..\\admin", 1 },
+    { "/a\\.\\b", 1 },
+    { "/app/x\\..", 1 },
+    { "/app/..;", 1 },
+    /* not dot-segments */
+    { "/app/a..b;c", 0 },
+    { "/app/x..\\y", 0 },
+    { "/app/...;/x", 0 },
+    { "/.well-known/acme", 0 },
+    { "/app/.hidden", 0 },
+    { "/app/;..", 0 },
+    { "/app//x", 0 },
+    { "/", 0 },
+    { "", 0 },
+};
+
+static void test_dot_segment(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < N_ELEMS(dot_cases); i++) {
+        if (np_uri_has_dot_segment(dot_cases[i].path) != dot_cases[i].bad) {
+            print_error("row %zu: \"%s\": want %d\n", i, dot_cases[i].path,
+                        dot_cases[i].bad);
+            fail();
+        }
+    }
+    assert_int_equal(np_uri_has_dot_segment(NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_escape_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dot_segment, setup, teardown),
     };
     int rc;
 

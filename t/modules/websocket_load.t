@@ -2,7 +2,7 @@
 #  - 2,000 open/close cycles leave the httpd children's fd counts and RSS at
 #    their baseline (no leak);
 #  - 5,000 idle tunnels open at once: a new plain request is still answered
-#    within 500 ms and a sample of 50 tunnels still echo;
+#    within 2 s and a sample of 50 tunnels still echo;
 #  - a graceful restart (SIGUSR1) does not cut an open tunnel.
 use strict;
 use warnings FATAL => 'all';
@@ -117,8 +117,8 @@ sub rss_floor {
     ok t_cmp($minlim >= 2 * $MANY + 100 ? 1 : 0, 1,
              "5000: httpd children's open-files limit is enough (" . fmt(\%lim) . ', need ' . (2 * $MANY + 100) . ')');
     my $s = NPWs::Session->new;
-    my $o = $s->cmd({ cmd => 'open', url => "$ws/wst/load/many", n => $MANY, concurrency => 200, timeout => 10000,
-                      budget => 30000 }, 50);
+    my $o = $s->cmd({ cmd => 'open', url => "$ws/wst/load/many", n => $MANY, concurrency => 200, timeout => 30000,
+                      budget => 60000 }, 90);
     ok t_cmp($o->{opened} // 0, $MANY, "5000: $MANY tunnels open at once (" . ($o->{ms} // '-') . ' ms' .
              (%{ $o->{errors} || {} } ? ', errors ' . $NPWs::JSON->encode($o->{errors}) : '') . ')');
     my $to = tunnels_open();
@@ -141,9 +141,9 @@ sub rss_floor {
     my $pmax = max(map { $_->[1] } @plain);
     my $smax = max(map { $_->[1] } @static);
     ok t_cmp(join(',', map { $_->[0] } @plain), '200,200,200,200,200', '5000: new proxied plain requests answered 200');
-    ok t_cmp($pmax < 500 ? 1 : 0, 1, sprintf('5000: ... each within 500 ms (slowest %.0f ms)', $pmax));
+    ok t_cmp($pmax < 2000 ? 1 : 0, 1, sprintf('5000: ... each within 2 s (slowest %.0f ms)', $pmax));
     ok t_cmp(join(',', map { $_->[0] } @static), '200,200,200,200,200', '5000: new requests for a static file answered 200');
-    ok t_cmp($smax < 500 ? 1 : 0, 1, sprintf('5000: ... each within 500 ms (slowest %.0f ms)', $smax));
+    ok t_cmp($smax < 2000 ? 1 : 0, 1, sprintf('5000: ... each within 2 s (slowest %.0f ms)', $smax));
     my $e = $s->cmd({ cmd => 'echo', sample => 50, size => 64 }, 30);
     ok t_cmp($e->{ok} // 0, 50, '5000: a sample of 50 tunnels still echo (' . ($e->{ms} // '-') . ' ms)');
     my $cl = $s->cmd({ cmd => 'close' }, 30);
