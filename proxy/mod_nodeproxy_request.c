@@ -548,13 +548,15 @@ np_outcome_e np_request_send(request_rec *r, np_request_t *rq)
      * The client's body is read without blocking, so that a backend that
      * answers early (401, 413 before reading the body) is noticed while
      * the client is still uploading: the answer goes out at once. An h2
-     * stream has no socket of its own to wait on: it reads blocking. */
-    nonblock = !r->connection->master;
+     * stream has no socket of its own to wait on, and on a TLS backend
+     * readable bytes need not be an answer (a session ticket): those read
+     * blocking, as before. */
+    nonblock = !r->connection->master && rq->conn->io == &np_conn_io_plain;
     rq->body_deferred = 0;
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     while (!done) {
         apr_bucket *last;
-        if (backend_answered(rq)) {
+        if (nonblock && backend_answered(rq)) {
             return early_answer(r, rq);
         }
         /* A client still waiting for its 100 Continue gets it on a
@@ -589,7 +591,7 @@ np_outcome_e np_request_send(request_rec *r, np_request_t *rq)
         rv = send_brigade(rq, bb, rq->body_chunked, r->pool);
         apr_brigade_cleanup(bb);
         if (rv != APR_SUCCESS) {
-            if (backend_answered(rq)) {
+            if (nonblock && backend_answered(rq)) {
                 return early_answer(r, rq);   /* and stopped reading */
             }
             rq->cause = apr_psprintf(r->pool, "sending the request body "
