@@ -150,10 +150,11 @@ NPAsync::load({ url => "$base/a/fast?id=w{i}", n => 40, check_id => 1 });
     ok t_cmp($pmax < 2000 ? 1 : 0, 1, sprintf('500 SSE: ... each within 2 s (%s ms)',
              join(', ', map { sprintf '%.0f', $_->[1] } @plain)));
     ok t_cmp(join(',', map { $_->[2] } @plain), join(',', map { "sp$_" } 1 .. 10), '500 SSE: ... each with its own body');
-    # the last fast request was itself counted in progress while it ran:
-    # what is left is streams
-    ok t_cmp(($during->{inflight} // 0) >= 400 ? 1 : 0, 1,
-             "500 SSE: the streams were still running after the plain requests (" . ($during->{inflight} // '-') . " in progress)");
+    # the streams ran at once (how many are still running after the plain
+    # requests depends on how long those took on a busy box)
+    ok t_cmp(($during->{max_inflight} // 0) >= 400 ? 1 : 0, 1,
+             "500 SSE: the backend had the streams open at once (at most " . ($during->{max_inflight} // '-') .
+             ', ' . ($during->{inflight} // '-') . ' still running after the plain requests)');
     my $r = $bg->wait(30);
     t_debug('500 SSE: ' . summary($r));
     ok t_cmp($r->{ok} // 0, $N, '500 SSE: all 500 streams complete, 200 (' . enc($r->{statuses} || {}) .
@@ -166,10 +167,10 @@ NPAsync::load({ url => "$base/a/fast?id=w{i}", n => 40, check_id => 1 });
              "500 SSE: each event relayed within 2 s of being sent (max lag $r->{sse}{max_lag_ms} ms)");
     ok t_cmp(($r->{sse}{min_span_ms} // 0) >= 1000 ? 1 : 0, 1,
              "500 SSE: streamed, not batched: first to last event >= 1000 ms in every stream (min $r->{sse}{min_span_ms} ms; sent over 1800 ms)");
-    ok t_cmp(($r->{max_ms} // 1e9) < 6000 ? 1 : 0, 1,
-             "500 SSE: no stream waited for a thread: each complete within 6 s of its connect (max $r->{max_ms} ms, " .
+    ok t_cmp(($r->{max_ms} // 1e9) < 12000 ? 1 : 0, 1,
+             "500 SSE: no stream waited for a thread: each complete within 12 s of its connect (max $r->{max_ms} ms, " .
              "wall $r->{wall_ms} ms; 1.8 s of events; 500 streams on 50 threads would take ~18 s)");
-    t_debug("500 SSE: backend max streams at once $during->{max_inflight}, wall $r->{wall_ms} ms; " .
+    t_debug("500 SSE: backend max streams at once " . ($during->{max_inflight} // '-') . ", wall $r->{wall_ms} ms; " .
             $httpd->async_count(qr/sse\?.*id=s\d+$/, $N) . " of $N streams waited without a thread at least once; " .
             "$r->{conn_close} said Connection: close");
     lap('500 SSE');
