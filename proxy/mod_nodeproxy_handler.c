@@ -405,5 +405,6 @@ void np_handler_register_hooks(apr_pool_t *p)
                               APR_HOOK_REALLY_FIRST);
     ap_hook_handler(np_handler, NULL, NULL, APR_HOOK_FIRST);
     np_request_register_filters();
+    np_fold_register_hooks(p);
     ap_hook_child_init(np_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -76,6 +76,9 @@ typedef enum {
 int np_request_prepare(request_rec *r, np_request_t *rq);
 /* register_hooks: the request body's chunk-framing check filter. */
 void np_request_register_filters(void);
+/* mod_nodeproxy_fold.c: notes an obs-fold in a request head
+ * (r->notes "nodeproxy-obs-fold"), which httpd would unfold silently. */
+void np_fold_register_hooks(apr_pool_t *p);
 np_outcome_e np_request_send(request_rec *r, np_request_t *rq);
 
 /* mod_nodeproxy_response.c */

@@ -471,6 +471,15 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
         r->connection->keepalive = AP_CONN_CLOSE;
         return HTTP_BAD_REQUEST;
     }
+    /* A folded header line: httpd has unfolded it; the strict answer for
+     * what we forward is 400 (mod_nodeproxy_fold.c noticed it). */
+    if (apr_table_get(r->notes, "nodeproxy-obs-fold")) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, NPLOGNO(00305)
+                      "nodeproxy(%s): refused request with a folded header "
+                      "line (obs-fold)", m->target.url);
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return HTTP_BAD_REQUEST;
+    }
     /* Transfer-Encoding does not exist in HTTP/1.0 (RFC 9112 6.1): a 1.0
      * peer that sends it frames its body some other way than we would
      * read it. httpd reads it as chunked; we do not forward it. */

@@ -19,7 +19,8 @@
 #  - ..; and ..\ (..%5C) path segments -> 400, never reach the app
 #  - X-Real-IP from an untrusted client and Proxy: (httpoxy) never reach it
 #  - Transfer-Encoding: chunked in an HTTP/1.0 request -> 400 and close
-#  - obs-fold in the request head -> 400 (httpd's core decides this one)
+#  - obs-fold in the request head of a proxied request -> 400 (httpd would
+#    unfold it; what Apache serves itself is left to httpd)
 #  - a 17-hex-digit chunk size, a 1 MiB chunk extension -> 400, not 413
 #  - Expect: 100-continue on a path Apache answers itself (503): the 503,
 #    and no 100 Continue
@@ -37,7 +38,7 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPBackend ();
 
-plan tests => 48, need_module('nodeproxy');
+plan tests => 50, need_module('nodeproxy');
 
 my $HOSTILE = 29300;
 my $hb = NPBackend::start('hostile', 'hostile.js', $HOSTILE);
@@ -180,15 +181,19 @@ for my $case (['GET', 'body204', 204, 'a 204 with a body'], ['GET', 'body304', 3
     ok t_cmp($r->{status}, 400, 'Transfer-Encoding: chunked in an HTTP/1.0 request: 400');
     ok t_cmp($eof, 1, '... and the connection is closed');
 
-    # httpd's core decides this one before any module sees the request: it
-    # replaces the fold with a space (RFC 9112 5.2 allows that instead of
-    # 400), so no fold can reach the app: it sees one line, "a b"
-    ($r, $eof) = raw("GET /hecho/fold HTTP/1.1\r\nHost: $host\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n");
-    my $raw_h = (json_body($r) || {})->{rawHeaders} || [];
-    my @folded = map { $raw_h->[$_ + 1] } grep { $_ % 2 == 0 && lc($raw_h->[$_]) eq 'x-folded' } 0 .. $#$raw_h;
-    ok t_cmp($r->{status} == 400 ? '400' : "$r->{status}: " . join('|', @folded), qr/^(400|200: a b)$/,
-             'obs-fold in the request head: never reaches the app folded (httpd core: 400, or one line "a b")');
+    # httpd's core would replace the fold with a space (RFC 9112 5.2 allows
+    # that); for what it forwards the module answers the strict 400
+    ($r, $eof) = raw("GET /hecho/fold HTTP/1.1\r\nHost: $host\r\nX-Folded: a\r\n b\r\n\r\n");
+    ok t_cmp($r->{status}, 400, 'obs-fold in the request head of a proxied request: 400');
     ok t_cmp($eof, 1, '... and the connection is closed');
+    ($r, $eof) = raw("GET /index.html HTTP/1.1\r\nHost: $host\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n");
+    ok t_cmp($r->{status}, 200, '... a request Apache serves itself is left to httpd (it unfolds: 200)');
+    # the note is per request: a clean request after a folded one on the
+    # same connection is proxied (the folded one is to a static file)
+    ($r, $eof) = raw("GET /index.html HTTP/1.1\r\nHost: $host\r\nX-Folded: a\r\n b\r\n\r\n" .
+                     "GET /hecho/clean HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n");
+    my @st = $r->{raw} =~ m{^HTTP/1\.1 (\d{3})}mg;
+    ok t_cmp(join(',', @st), '200,200', '... and a clean request after it on the same connection is proxied (200, 200)');
 
     ($r, $eof) = raw("POST /hecho/big17 HTTP/1.1\r\nHost: $host\r\nTransfer-Encoding: chunked\r\n\r\n" .
                      "10000000000000000\r\nhello\r\n0\r\n\r\n");
