@@ -223,7 +223,7 @@ report() {
     echo
     echo "rounds $round; HTTP requests $reqs, answered 200 $ok; WebSocket cycles ok $ws_ok, failed $ws_failed;"
     echo "member kills $kills; graceful restarts $restarts; httpd errors in the log:" \
-         "$(grep -c -E '\[(crit|alert|emerg)\]|exit signal' "$DIR/error_log" 2>/dev/null || echo 0) crit/alert/emerg/crash lines"
+         "$(grep -c -E '\[(crit|alert|emerg)\]|exit signal' "$DIR/error_log" 2>/dev/null || true) crit/alert/emerg/crash lines"
     echo
     echo "| t (s) | children | children RSS (KiB) | children fds | parent RSS (KiB) | parent fds |"
     echo "|---|---|---|---|---|---|"
