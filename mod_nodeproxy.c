@@ -11,6 +11,7 @@
 #include "wstunnel/mod_nodeproxy_tunnel.h"
 #include "reactor/mod_nodeproxy_reactor.h"
 #include "admission/mod_nodeproxy_admission.h"
+#include "control/mod_nodeproxy_control.h"
 
 static void register_hooks(apr_pool_t *p)
 {
@@ -22,6 +23,7 @@ static void register_hooks(apr_pool_t *p)
     np_status_register_hooks(p);
     np_reactor_register_hooks(p);
     np_admission_register_hooks(p);
+    np_control_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(nodeproxy) = {

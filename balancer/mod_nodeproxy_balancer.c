@@ -168,7 +168,11 @@ static np_member_t *pick_once(request_rec *r, np_balancer_t *b, int *tried,
         for (i = 0; route && i < n; i++) {
             np_member_t *m = APR_ARRAY_IDX(b->members, i, np_member_t *);
             if (strcmp(m->route, route) == 0) {
-                if (!tried[i] && np_member_usable(b, m, now)
+                np_lb_state_t one;
+                np_member_lb_state(b, m, now, &one);
+                /* drain keeps its sticky clients, maint moves them; a
+                 * member at its max= is full for them too */
+                if (!tried[i] && np_lb_sticky_ok(&one)
                     && (!m->spec.max || apr_atomic_read32(&m->shm->pending)
                                         < (apr_uint32_t)m->spec.max)) {
                     *sticky_hit = 1;
@@ -180,11 +184,8 @@ static np_member_t *pick_once(request_rec *r, np_balancer_t *b, int *tried,
     }
     for (i = 0; i < n; i++) {
         np_member_t *m = APR_ARRAY_IDX(b->members, i, np_member_t *);
-        st[i].failed = np_member_failed_now((apr_time_t)m->shm->failed_at,
-                                            b->fail_timeout, now);
-        st[i].unhealthy = m->shm->unhealthy != 0;
-        st[i].standby = m->spec.standby;
-        lm[i].weight = m->spec.weight;
+        np_member_lb_state(b, m, now, &st[i]);
+        lm[i].weight = np_member_effective_weight(b, m, now);
         lm[i].pending = apr_atomic_read32(&m->shm->pending);
         lm[i].current = &m->shm->rr_current;
         lm[i].id = m->route;
@@ -254,6 +255,7 @@ void np_member_answered(np_member_t *m, apr_interval_time_t latency)
     apr_atomic_add64(&m->shm->hist_sum_us, (apr_uint64_t)latency);
     if (m->shm->failed_at) {
         /* It answered: it is back, whatever the timer says. */
+        np_member_ramp_start(m, apr_time_now());
         apr_atomic_set64(&m->shm->failed_at, 0);
         m->shm->reason = NP_REASON_NONE;
         m->shm->state_since = (apr_uint64_t)apr_time_now();
@@ -263,6 +265,52 @@ void np_member_answered(np_member_t *m, apr_interval_time_t latency)
 void np_member_request_failed(np_member_t *m)
 {
     apr_atomic_inc64(&m->shm->failures);
+}
+
+/* ---- runtime admin state (issue 15) ------------------------------------------ */
+
+int np_member_weight(const np_member_t *m)
+{
+    apr_uint32_t set = apr_atomic_read32(&m->shm->weight_set);
+    return set ? (int)set - 1 : m->spec.weight;
+}
+
+void np_member_lb_state(const np_balancer_t *b, const np_member_t *m,
+                        apr_time_t now, np_lb_state_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->failed = np_member_failed_now((apr_time_t)m->shm->failed_at,
+                                      b->fail_timeout, now);
+    st->unhealthy = m->shm->unhealthy != 0;
+    st->standby = m->spec.standby;
+    st->admin = (int)apr_atomic_read32(&m->shm->admin);
+}
+
+void np_member_ramp_start(np_member_t *m, apr_time_t now)
+{
+    apr_time_t failed = (apr_time_t)m->shm->failed_at;
+    if (failed && m->balancer && failed + m->balancer->fail_timeout < now) {
+        /* it has been taking requests since its failure timed out */
+        now = failed + m->balancer->fail_timeout;
+    }
+    apr_atomic_set64(&m->shm->ramp_from, (apr_uint64_t)now);
+}
+
+int np_member_effective_weight(const np_balancer_t *b, const np_member_t *m,
+                               apr_time_t now)
+{
+    apr_time_t since = 0;
+    if (b->slow_start > 0) {
+        apr_time_t failed = (apr_time_t)m->shm->failed_at;
+        since = (apr_time_t)apr_atomic_read64(&m->shm->ramp_from);
+        /* a passive failure that timed out: usable again since then */
+        if (failed && !np_member_failed_now(failed, b->fail_timeout, now)
+            && failed + b->fail_timeout > since) {
+            since = failed + b->fail_timeout;
+        }
+    }
+    return np_lb_effective_weight(np_member_weight(m), since, b->slow_start,
+                                  now);
 }
 
 /* ---- providers ----------------------------------------------------------------- */

@@ -39,6 +39,11 @@ typedef struct {
      * compare-and-swap below max (np_lb_slot_take) and given back by the
      * request pool's cleanup, so it stays exact on every way out (answer,
      * error, client abort, tunnel end). No field of its own. */
+    /* ---- runtime admin state (issue 15: NodeStatusControl, NodeBalancerPersist,
+     * NodeSlowStart); kept over a graceful restart with the rest ---- */
+    volatile apr_uint32_t admin;         /* np_admin_e: ready, drain, maint  */
+    volatile apr_uint32_t weight_set;    /* runtime weight + 1; 0 = configured */
+    volatile apr_uint64_t ramp_from;     /* slow start: usable again since (0 = not ramping) */
 } np_member_shm_t;
 
 /* Server-wide figures, in the same segment. */
@@ -71,6 +76,7 @@ typedef struct np_member_t {
     np_backend_t *backend;               /* connection pool (per address)    */
     np_member_shm_t *shm;
     int index;
+    struct np_balancer_t *balancer;      /* its <NodeBalancer> (issue 15)    */
 } np_member_t;
 
 typedef struct np_balancer_t {
@@ -89,6 +95,7 @@ typedef struct np_balancer_t {
     int has_max;                         /* some member has max=            */
     void *queue;                         /* np_queue_t in shared memory,
                                           * NULL without max=              */
+    apr_interval_time_t slow_start;      /* NodeSlowStart; 0 = off (issue 15) */
 } np_balancer_t;
 
 #define NP_DEFAULT_FAIL_TIMEOUT apr_time_from_sec(5)
@@ -148,6 +155,24 @@ void np_member_request_failed(np_member_t *m);
  * not unhealthy)? */
 int np_member_usable(const np_balancer_t *b, const np_member_t *m,
                      apr_time_t now);
+
+/* ---- runtime admin state (issue 15) ------------------------------------------ */
+
+/* The member's weight now: set at runtime (control API), else configured. */
+int np_member_weight(const np_member_t *m);
+/* Effective weight at now for the lb methods (NP_LB_WEIGHT_SCALE scale):
+ * the weight, ramped by NodeSlowStart after the member became usable again. */
+int np_member_effective_weight(const np_balancer_t *b, const np_member_t *m,
+                               apr_time_t now);
+/* Its state as the lb methods see it. */
+void np_member_lb_state(const np_balancer_t *b, const np_member_t *m,
+                        apr_time_t now, np_lb_state_t *st);
+/* Start the slow-start ramp: the member is usable again from now (or from
+ * when its passive failure timed out, if that was earlier). */
+void np_member_ramp_start(np_member_t *m, apr_time_t now);
+/* NodeSlowStart DURATION, in np_cmds. */
+const char *np_balancer_slow_start(cmd_parms *cmd, void *dconf,
+                                   const char *arg);
 
 void np_balancer_register_hooks(apr_pool_t *p);
 

@@ -137,6 +137,7 @@ const char *np_balancer_member(cmd_parms *cmd, void *dconf, int argc,
         m->route = m->spec.route ? m->spec.route
                  : np_sticky_route_id(cmd->pool, m->spec.target.key);
         m->index = b->members->nelts;
+        m->balancer = b;
         APR_ARRAY_PUSH(b->members, np_member_t *) = m;
     }
     return NULL;
@@ -224,4 +225,26 @@ np_balancer_t *np_balancer_find(server_rec *s, const char *name)
     /* A virtual host's table holds the main server's balancers too. */
     return apr_hash_get(np_server_conf(s)->balancers, name,
                         APR_HASH_KEY_STRING);
+}
+
+/* NodeSlowStart DURATION (issue 15): a member that becomes usable again
+ * ramps its weight up over DURATION; 0 = off. */
+const char *np_balancer_slow_start(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    const char *err;
+    np_balancer_t *b = np_balancer_enclosing(cmd, &err);
+    apr_interval_time_t d;
+    if (!b) {
+        return err;
+    }
+    if (np_duration_parse_p(cmd->pool, arg, &d, &err) != APR_SUCCESS) {
+        return cmd_error(cmd, err);
+    }
+    if (d > apr_time_from_sec(3600)) {
+        return cmd_error(cmd, apr_psprintf(cmd->pool, "\"%s\" is too long "
+                         "(at most 1h)", arg));
+    }
+    b->slow_start = d;
+    return NULL;
 }

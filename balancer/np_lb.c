@@ -15,6 +15,7 @@ int np_lb_mark_eligible(np_lb_member_t *m, const np_lb_state_t *st,
     for (pass = 0; pass < 2 && count == 0; pass++) {
         for (i = 0; i < n; i++) {
             int usable = !st[i].failed && !st[i].unhealthy
+                         && st[i].admin == NP_ADMIN_READY && m[i].weight > 0
                          && !(skip && skip[i]);
             m[i].eligible = usable && (!!st[i].standby == (pass == 1));
             count += m[i].eligible;
@@ -51,6 +52,46 @@ int np_lb_slot_take(volatile apr_uint32_t *pending, apr_uint32_t max)
         cur = was;
     }
     return 0;
+const char *np_admin_name(int admin)
+{
+    switch (admin) {
+    case NP_ADMIN_READY: return "ready";
+    case NP_ADMIN_DRAIN: return "drain";
+    case NP_ADMIN_MAINT: return "maint";
+    }
+    return NULL;
+}
+
+int np_admin_parse(const char *name)
+{
+    int a;
+    for (a = NP_ADMIN_READY; name && a <= NP_ADMIN_MAINT; a++) {
+        if (strcmp(name, np_admin_name(a)) == 0) {
+            return a;
+        }
+    }
+    return -1;
+}
+
+int np_lb_sticky_ok(const np_lb_state_t *st)
+{
+    return !st->failed && !st->unhealthy && st->admin != NP_ADMIN_MAINT;
+}
+
+int np_lb_effective_weight(int weight, apr_int64_t since, apr_int64_t ramp,
+                           apr_int64_t now)
+{
+    apr_int64_t elapsed, w;
+    if (weight <= 0) {
+        return 0;
+    }
+    if (ramp <= 0 || since <= 0 || now - since >= ramp) {
+        return weight * NP_LB_WEIGHT_SCALE;
+    }
+    elapsed = now > since ? now - since : 0;
+    /* a tenth plus nine tenths of the elapsed fraction, in hundredths */
+    w = (apr_int64_t)weight * (10 * ramp + 90 * elapsed) / ramp;
+    return w < 1 ? 1 : (int)w;
 }
 
 apr_uint64_t np_lb_hash(const char *s, apr_size_t len, apr_uint64_t seed)

@@ -172,6 +172,7 @@ static void *APR_THREAD_FUNC run_check(apr_thread_t *thd, void *data)
     apr_atomic_inc64(&sh->hc_total);
     if (ok && sh->failed_at) {
         /* Passive failure lifted at once by a passing check. */
+        np_member_ramp_start(t->m, apr_time_now());  /* NodeSlowStart */
         apr_atomic_set64(&sh->failed_at, 0);
         sh->reason = NP_REASON_NONE;
     }
@@ -189,6 +190,7 @@ static void *APR_THREAD_FUNC run_check(apr_thread_t *thd, void *data)
     else if (change == NP_HC_NOW_HEALTHY) {
         sh->reason = NP_REASON_NONE;
         sh->state_since = (apr_uint64_t)apr_time_now();
+        np_member_ramp_start(t->m, (apr_time_t)sh->state_since);  /* NodeSlowStart */
         apr_atomic_set32(&sh->unhealthy, 0);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->s, NPLOGNO(00081)
                      "nodeproxy(balancer %s, member %s): healthy again after "

@@ -11,6 +11,7 @@
 #include <http_main.h>
 
 #include "mod_nodeproxy_config.h"
+#include "mod_nodeproxy_control.h"
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_pool.h"
 #include "mod_nodeproxy_balancer.h"
@@ -65,6 +66,7 @@ void *np_create_dir_conf(apr_pool_t *p, char *dir)
     dc->async_delay = NP_UNSET;
     dc->next_wait = NP_UNSET;
     dc->ratelimit = NULL;
+    dc->status_control = NP_UNSET;
     return dc;
 }
 
@@ -84,6 +86,7 @@ void *np_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->async_delay = NP_PICK(add->async_delay, base->async_delay);
     dc->next_wait = NP_PICK(add->next_wait, base->next_wait);
     dc->ratelimit = add->ratelimit ? add->ratelimit : base->ratelimit;
+    dc->status_control = NP_PICK(add->status_control, base->status_control);
     return dc;
 }
 
@@ -409,6 +412,14 @@ const command_rec np_cmds[] = {
                       "live"),
     AP_INIT_TAKE1("NodeFailTimeout", np_balancer_fail_timeout, NULL, RSRC_CONF,
         "a member that refused a connection is skipped this long (5s)"),
+    /* runtime control (issue 15): control/mod_nodeproxy_control.c */
+    AP_INIT_FLAG("NodeStatusControl", np_control_cmd_status_control, NULL,
+        ACCESS_CONF, "on|off - the nodeproxy-status handler of this Location "
+        "accepts POSTed admin changes (off)"),
+    AP_INIT_TAKE1("NodeBalancerPersist", np_control_cmd_persist, NULL,
+        RSRC_CONF, "FILE - admin states and weights survive a full stop/start"),
+    AP_INIT_TAKE1("NodeSlowStart", np_balancer_slow_start, NULL, RSRC_CONF,
+        "DURATION - a member usable again ramps its weight up over this (0 = off)"),
     { NULL }
 };
 

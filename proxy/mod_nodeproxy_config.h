@@ -35,6 +35,7 @@ typedef struct {
     apr_interval_time_t next_wait;  /* NodeNextRequestWait; 0 = off            */
     const void *ratelimit;          /* admission/: NodeRateLimit (an
                                      * np_rl_policy_t); NULL = unset          */
+    int status_control;             /* NodeStatusControl (control/)            */
 } np_dir_conf_t;
 
 /* NodeMaintenancePage: read when the config is read, and again when the

@@ -17,6 +17,7 @@
 #include "mod_nodeproxy_admission.h"
 #include "mod_nodeproxy_balancer.h"
 #include "mod_nodeproxy_status.h"
+#include "mod_nodeproxy_control.h"
 #include "np_status.h"
 
 APLOG_USE_MODULE(nodeproxy);
@@ -37,8 +38,9 @@ static const char *reason_text(apr_uint32_t reason, apr_uint32_t hc_status,
     }
 }
 
-static void snapshot_member(np_status_member_t *sm, const np_balancer_t *b,
-                            const np_member_t *m, apr_time_t now, apr_pool_t *p)
+void np_status_snapshot_member(np_status_member_t *sm, const np_balancer_t *b,
+                               const np_member_t *m, apr_time_t now,
+                               apr_pool_t *p)
 {
     np_member_shm_t *sh = m->shm;
     int k;
@@ -68,6 +70,11 @@ static void snapshot_member(np_status_member_t *sm, const np_balancer_t *b,
     }
     sm->hist_sum_us = apr_atomic_read64(&sh->hist_sum_us);
     sm->max = (apr_uint32_t)m->spec.max;   /* admission control */
+    /* runtime admin state (issue 15) */
+    sm->admin = np_admin_name((int)apr_atomic_read32(&sh->admin));
+    sm->configured_weight = m->spec.weight;
+    sm->weight = np_member_weight(m);
+    sm->effective_weight = np_member_effective_weight(b, m, now);
 }
 
 static np_status_t *snapshot(request_rec *r)
@@ -96,7 +103,7 @@ static np_status_t *snapshot(request_rec *r)
         sb->nmembers = b->members->nelts;
         sb->members = apr_palloc(r->pool, sb->nmembers * sizeof(*sb->members));
         for (j = 0; j < sb->nmembers; j++) {
-            snapshot_member(&sb->members[j], b,
+            np_status_snapshot_member(&sb->members[j], b,
                             APR_ARRAY_IDX(b->members, j, np_member_t *), now,
                             r->pool);
         }
@@ -121,6 +128,7 @@ static int status_handler(request_rec *r)
     format = apr_table_get(args, "format");
     refresh = apr_table_get(args, "refresh");
     st = snapshot(r);
+    st->control_token = np_control_page_token(r);   /* NULL: read-only */
     if (format && strcmp(format, "json") == 0) {
         ap_set_content_type(r, "application/json");
         body = np_status_json(r->pool, st);

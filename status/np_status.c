@@ -36,7 +36,11 @@
  *             "last_status": 200,             last check's HTTP status, null = none / no answer
  *             "last_check": 1699999990.000,   unix seconds of the last check, null = never
  *             "checks_total": 42              checks run since start
- *           }
+ *           },
+ *           "admin": "ready",                 "ready" | "drain" | "maint" (control API)
+ *           "configured_weight": 1,           NodeMember weight= ("weight" is the one in use)
+ *           "effective_weight": 1.00,         weight after NodeSlowStart, 2 decimals
+ *           "slow_start_percent": 100         effective / weight, 100 when not ramping
  *         }
  *       ],
  *       "queue": {                       null when no member has max=
@@ -247,6 +251,24 @@ static const char *us_as_ms1(apr_pool_t *p, apr_uint64_t us)
 
 /* --- JSON ------------------------------------------------------------------ */
 
+/* Runtime admin state (issue 15): the end of a member's JSON object. */
+static int slow_start_percent(const np_status_member_t *m)
+{
+    if (m->weight <= 0 || m->effective_weight >= m->weight * 100) {
+        return 100;
+    }
+    return m->effective_weight / m->weight;
+}
+
+static void json_member_admin(outbuf_t *o, const np_status_member_t *m)
+{
+    out_fmt(o, "\"admin\":\"%s\",\"configured_weight\":%d,"
+            "\"effective_weight\":%d.%02d,\"slow_start_percent\":%d}",
+            m->admin ? m->admin : "ready", m->configured_weight,
+            m->effective_weight / 100, m->effective_weight % 100,
+            slow_start_percent(m));
+}
+
 static void json_member(outbuf_t *o, const np_status_member_t *m)
 {
     apr_pool_t *p = o->p;
@@ -263,12 +285,26 @@ static void json_member(outbuf_t *o, const np_status_member_t *m)
     out_fmt(o, "\"max\":%s,", m->max ? apr_psprintf(p, "%u", (unsigned)m->max)
                                      : "null");
     out_fmt(o, "\"health\":{\"enabled\":%s,\"last_status\":%s,"
-            "\"last_check\":%s,\"checks_total\":%" APR_UINT64_T_FMT "}}",
+            "\"last_check\":%s,\"checks_total\":%" APR_UINT64_T_FMT "},",
             m->hc_enabled ? "true" : "false",
             m->hc_enabled && m->hc_status
                 ? apr_psprintf(p, "%u", (unsigned)m->hc_status) : "null",
             m->hc_enabled ? json_time(p, m->hc_last) : "null",
             m->hc_total);
+    json_member_admin(o, m);
+}
+
+const char *np_status_member_json(apr_pool_t *p, const np_status_member_t *m)
+{
+    outbuf_t o;
+    out_init(&o, p);
+    json_member(&o, m);
+    return out_done(&o);
+}
+
+const char *np_status_json_string(apr_pool_t *p, const char *s)
+{
+    return json_str(p, s);
 }
 
 static void json_queue(outbuf_t *o, const np_status_queue_t *q)
@@ -348,7 +384,7 @@ static const struct {
     { PM_FAILURES, "nodeproxy_member_failures_total", "counter",
       "Connect failures of the member since server start.", 0 },
     { PM_WEIGHT, "nodeproxy_member_weight", "gauge",
-      "Configured weight of the member.", 0 },
+      "Weight of the member in use (set at runtime, else configured).", 0 },
     { PM_EWMA, "nodeproxy_member_latency_ewma_seconds", "gauge",
       "Moving average (EWMA) of the member's response-head latency.", 0 },
     { PM_HC_TOTAL, "nodeproxy_health_checks_total", "counter",
@@ -452,6 +488,41 @@ static void prom_queues(outbuf_t *o, const np_status_t *st)
     }
 }
 
+/* Runtime admin state (issue 15): one 0/1 series per state, and the
+ * effective weight. */
+static void prom_admin(outbuf_t *o, const np_status_t *st)
+{
+    static const char *const states[] = { "ready", "drain", "maint" };
+    apr_pool_t *p = o->p;
+    int b, i;
+    size_t k;
+    prom_family(o, "nodeproxy_member_admin_state", "gauge",
+                "1 for the member's admin state (ready, drain, maint), 0 for the others.");
+    for (b = 0; b < st->nbalancers; b++) {
+        const np_status_balancer_t *bal = &st->balancers[b];
+        for (i = 0; i < bal->nmembers; i++) {
+            const np_status_member_t *m = &bal->members[i];
+            const char *cur = m->admin ? m->admin : "ready";
+            for (k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+                out_fmt(o, "nodeproxy_member_admin_state{%s,state=\"%s\"} %d\n",
+                        prom_labels(p, bal, m), states[k],
+                        strcmp(cur, states[k]) == 0);
+            }
+        }
+    }
+    prom_family(o, "nodeproxy_member_effective_weight", "gauge",
+                "Weight the balancer uses now (the weight, ramped by NodeSlowStart).");
+    for (b = 0; b < st->nbalancers; b++) {
+        const np_status_balancer_t *bal = &st->balancers[b];
+        for (i = 0; i < bal->nmembers; i++) {
+            const np_status_member_t *m = &bal->members[i];
+            out_fmt(o, "nodeproxy_member_effective_weight{%s} %d.%02d\n",
+                    prom_labels(p, bal, m), m->effective_weight / 100,
+                    m->effective_weight % 100);
+        }
+    }
+}
+
 const char *np_status_prometheus(apr_pool_t *p, const np_status_t *st)
 {
     outbuf_t o;
@@ -493,6 +564,7 @@ const char *np_status_prometheus(apr_pool_t *p, const np_status_t *st)
     }
     prom_histogram(&o, st);
     prom_queues(&o, st);
+    prom_admin(&o, st);
     return out_done(&o);
 }
 
@@ -535,16 +607,50 @@ static const char *html_css =
     ".usable{color:#176b26;font-weight:bold}"
     ".failed,.unhealthy{color:#b00020;font-weight:bold}"
     ".tag{font-size:.8em;background:#eee;border-radius:3px;padding:0 .3em}"
+    ".admin-drain{color:#8a5a00;font-weight:bold}.admin-maint{color:#b00020;font-weight:bold}"
     "small{color:#666}";
 
+/* Runtime admin state (issue 15): the admin and effective-weight cells,
+ * and with NodeStatusControl on, the member's buttons and weight field. */
+static void html_member_admin(outbuf_t *o, const np_status_t *st,
+                              const np_status_balancer_t *bal,
+                              const np_status_member_t *m)
+{
+    apr_pool_t *p = o->p;
+    const char *admin = m->admin ? m->admin : "ready";
+    int pct = slow_start_percent(m);
+    out_fmt(o, "<td><span class=\"admin-%s\">%s</span></td>", admin, admin);
+    out_fmt(o, "<td class=\"n\">%d.%02d%s</td>", m->effective_weight / 100,
+            m->effective_weight % 100,
+            pct < 100 ? apr_psprintf(p, " <small>slow start %d%%</small>", pct)
+                      : "");
+    if (st->control_token) {
+        const char *b = escape(p, bal->name, html_repl);
+        const char *u = escape(p, m->url, html_repl);
+        out_fmt(o, "<td><form method=\"post\" class=\"np-ctl\">"
+                "<input type=\"hidden\" name=\"token\" value=\"%s\">"
+                "<input type=\"hidden\" name=\"balancer\" value=\"%s\">"
+                "<input type=\"hidden\" name=\"member\" value=\"%s\">",
+                escape(p, st->control_token, html_repl), b, u);
+        out_str(o, "<button name=\"action\" value=\"ready\">ready</button> "
+                "<button name=\"action\" value=\"drain\">drain</button> "
+                "<button name=\"action\" value=\"maint\">maint</button> ");
+        out_fmt(o, "<input name=\"weight\" size=\"3\" value=\"%d\" "
+                "aria-label=\"weight\"> <button name=\"action\" "
+                "value=\"weight\">set weight</button></form></td>", m->weight);
+    }
+}
+
 static void html_member(outbuf_t *o, const np_status_t *st,
+                        const np_status_balancer_t *bal,
                         const np_status_member_t *m)
 {
     apr_pool_t *p = o->p;
     const char *state = np_status_state_name(m->state);
     const char *hc;
 
-    out_fmt(o, "<tr><td>%s", escape(p, m->url, html_repl));
+    out_fmt(o, "<tr data-member=\"%s\"><td>%s", escape(p, m->url, html_repl),
+            escape(p, m->url, html_repl));
     if (m->route && *m->route) {
         out_fmt(o, " <small>route %s</small>", escape(p, m->route, html_repl));
     }
@@ -573,11 +679,13 @@ static void html_member(outbuf_t *o, const np_status_t *st,
     out_fmt(o, "<td class=\"n\">%d</td><td class=\"n\">%u%s</td>"
             "<td class=\"n\">%" APR_UINT64_T_FMT "</td>"
             "<td class=\"n\">%" APR_UINT64_T_FMT "</td>"
-            "<td class=\"n\">%s</td><td>%s</td></tr>\n",
+            "<td class=\"n\">%s</td><td>%s</td>",
             m->weight, (unsigned)m->pending,
             m->max ? apr_psprintf(p, " <small>of max %u</small>",
                                   (unsigned)m->max) : "",
             m->requests, m->failures, us_as_ms1(p, m->ewma_us), hc);
+    html_member_admin(o, st, bal, m);
+    out_str(o, "</tr>\n");
 }
 
 static void html_balancer(outbuf_t *o, const np_status_t *st,
@@ -601,15 +709,17 @@ static void html_balancer(outbuf_t *o, const np_status_t *st,
                 us_as_sec(p, q->wait_us), q->timeouts, q->rejected,
                 q->abandoned);
     }
-    out_str(o, "<div class=\"scroll\"><table>\n<thead><tr><th>member</th>"
+    out_fmt(o, "<div class=\"scroll\"><table>\n<thead><tr><th>member</th>"
             "<th>state</th><th>why</th><th>weight</th><th>pending</th>"
             "<th>requests</th><th>failures</th><th>latency (ms)</th>"
-            "<th>last health check</th></tr></thead>\n<tbody>\n");
+            "<th>last health check</th><th>admin</th><th>effective weight</th>%s"
+            "</tr></thead>\n<tbody>\n", st->control_token ? "<th>control</th>" : "");
     for (i = 0; i < bal->nmembers; i++) {
-        html_member(o, st, &bal->members[i]);
+        html_member(o, st, bal, &bal->members[i]);
     }
     if (bal->nmembers == 0) {
-        out_str(o, "<tr><td colspan=\"9\">no members</td></tr>\n");
+        out_fmt(o, "<tr><td colspan=\"%d\">no members</td></tr>\n",
+                st->control_token ? 12 : 11);
     }
     out_str(o, "</tbody></table></div>\n");
 }

@@ -39,6 +39,10 @@ typedef struct {
     apr_uint64_t hist_sum_us;     /* sum of latencies, microseconds          */
     /* admission control: max=N (0 = unlimited); slots in use = pending */
     apr_uint32_t max;
+    /* ---- runtime admin state (issue 15); weight above is the weight now */
+    const char *admin;            /* "ready", "drain", "maint" (NULL: ready) */
+    int configured_weight;        /* NodeMember weight=                      */
+    int effective_weight;         /* after slow start, hundredths of a weight */
 } np_status_member_t;
 
 /* Admission control: a balancer's queue of requests waiting for a free
@@ -71,6 +75,8 @@ typedef struct {
     apr_uint64_t tunnels_total;   /* opened since start                      */
     int nbalancers;
     np_status_balancer_t *balancers;
+    const char *control_token;    /* NodeStatusControl on: the HTML page's
+                                   * forms carry it; NULL: read-only page    */
 } np_status_t;
 
 /* Each returns a NUL-terminated document allocated in p. */
@@ -78,6 +84,11 @@ const char *np_status_json(apr_pool_t *p, const np_status_t *st);
 const char *np_status_prometheus(apr_pool_t *p, const np_status_t *st);
 /* refresh > 0 adds <meta http-equiv="refresh" content="N">. */
 const char *np_status_html(apr_pool_t *p, const np_status_t *st, int refresh);
+
+/* One member as the JSON object of the status page (the control API
+ * answers with it); a JSON string literal (or null). */
+const char *np_status_member_json(apr_pool_t *p, const np_status_member_t *m);
+const char *np_status_json_string(apr_pool_t *p, const char *s);
 
 const char *np_status_state_name(np_member_state_e s);   /* "usable", "failed", "unhealthy" */
 

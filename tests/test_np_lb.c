@@ -201,7 +201,7 @@ static void test_rr_standby(void **state)
     /* m1 m2 regular, m3 standby: m3 gets nothing while m1 or m2 is usable,
      * everything when both have failed; the others resume evenly after. */
     static const int w[] = { 1, 1, 1 };
-    np_lb_state_t st[3] = { { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 1 } };
+    np_lb_state_t st[3] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, { 0, 0, 1, 0 } };
     lb_t *b = lb_new(*state, 3, w);
     int i, counts[3] = { 0, 0, 0 };
     assert_int_equal(np_lb_mark_eligible(b->m, st, NULL, 3), 2);
@@ -561,6 +561,8 @@ static void test_mark_eligible(void **state)
         print_message("row %zu\n", r);
         for (i = 0; i < 4; i++) {
             memset(&m[i], 0, sizeof(m[i]));
+            memset(&st[i], 0, sizeof(st[i]));
+            m[i].weight = 1;
             m[i].eligible = 7;          /* overwritten, whatever it was */
             st[i].failed = rows[r].failed[i];
             st[i].unhealthy = rows[r].unhealthy[i];
@@ -586,8 +588,9 @@ static void test_mark_eligible_flag_values(void **state)
 {
     /* any true value is a flag (state may come from bit masks) */
     np_lb_member_t m[2];
-    np_lb_state_t st[2] = { { 4, 0, 0 }, { 0, 0, 8 } };
+    np_lb_state_t st[2] = { { 4, 0, 0, 0 }, { 0, 0, 8, 0 } };
     memset(m, 0, sizeof(m));
+    m[0].weight = m[1].weight = 1;
     assert_int_equal(np_lb_mark_eligible(m, st, NULL, 2), 1);
     assert_int_equal(m[0].eligible, 0);
     assert_int_equal(m[1].eligible, 1);
@@ -695,6 +698,174 @@ static void test_hash_known_values(void **state)
     assert_true(np_lb_hash("a\0b", 3, 0) != np_lb_hash("a", 1, 0));
 }
 
+/* ---- runtime admin states, weight 0 and slow start (issue 15) ------------ */
+
+static void test_admin_names(void **state)
+{
+    assert_string_equal(np_admin_name(NP_ADMIN_READY), "ready");
+    assert_string_equal(np_admin_name(NP_ADMIN_DRAIN), "drain");
+    assert_string_equal(np_admin_name(NP_ADMIN_MAINT), "maint");
+    assert_null(np_admin_name(3));
+    assert_int_equal(np_admin_parse("ready"), NP_ADMIN_READY);
+    assert_int_equal(np_admin_parse("drain"), NP_ADMIN_DRAIN);
+    assert_int_equal(np_admin_parse("maint"), NP_ADMIN_MAINT);
+    assert_int_equal(np_admin_parse("Drain"), -1);
+    assert_int_equal(np_admin_parse("disabled"), -1);
+    assert_int_equal(np_admin_parse(""), -1);
+    assert_int_equal(np_admin_parse(NULL), -1);
+}
+
+/* Every method: a drained, maint or weight-0 member gets no pick at all,
+ * the others share the requests; all out: none (-1). */
+static void test_admin_every_method(void **state)
+{
+    const np_lbmethod_t *meths[] = { &np_lb_round_robin, &np_lb_least_pending,
+                                     &np_lb_p2c, &np_lb_ip_hash };
+    size_t k;
+    for (k = 0; k < sizeof(meths) / sizeof(meths[0]); k++) {
+        static const int w[] = { 100, 100, 100, 100 };
+        lb_t *b = lb_new(*state, 4, w);
+        np_lb_state_t st[4];
+        int i, counts[4] = { 0, 0, 0, 0 };
+        char client[32];
+        memset(st, 0, sizeof(st));
+        st[0].admin = NP_ADMIN_DRAIN;
+        st[1].admin = NP_ADMIN_MAINT;
+        b->m[2].weight = 0;
+        print_message("method %s\n", meths[k]->name);
+        assert_int_equal(np_lb_mark_eligible(b->m, st, NULL, 4), 1);
+        for (i = 0; i < 200; i++) {
+            apr_snprintf(client, sizeof(client), "10.0.%d.%d", i / 250, i % 250);
+            b->ctx.client = client;
+            b->ctx.random = xorshift();
+            counts[pick(meths[k], b)]++;
+        }
+        assert_int_equal(counts[3], 200);
+        /* back to ready: all four share again */
+        st[0].admin = st[1].admin = NP_ADMIN_READY;
+        b->m[2].weight = 100;
+        assert_int_equal(np_lb_mark_eligible(b->m, st, NULL, 4), 4);
+        memset(counts, 0, sizeof(counts));
+        for (i = 0; i < 400; i++) {
+            apr_snprintf(client, sizeof(client), "10.1.%d.%d", i / 250, i % 250);
+            b->ctx.client = client;
+            b->ctx.random = xorshift();
+            counts[pick(meths[k], b)]++;
+        }
+        for (i = 0; i < 4; i++) {
+            assert_true(counts[i] > 40);
+        }
+        /* nothing ready */
+        st[3].admin = NP_ADMIN_MAINT;
+        st[0].admin = st[1].admin = st[2].admin = NP_ADMIN_DRAIN;
+        assert_int_equal(np_lb_mark_eligible(b->m, st, NULL, 4), 0);
+        assert_int_equal(pick(meths[k], b), -1);
+    }
+}
+
+/* Draining every regular member brings in the standby ones, as failures do. */
+static void test_admin_standby(void **state)
+{
+    static const int w[] = { 100, 100, 100 };
+    lb_t *b = lb_new(*state, 3, w);
+    np_lb_state_t st[3];
+    memset(st, 0, sizeof(st));
+    st[2].standby = 1;
+    assert_int_equal(np_lb_mark_eligible(b->m, st, NULL, 3), 2);
+    assert_int_equal(b->m[2].eligible, 0);
+    st[0].admin = NP_ADMIN_DRAIN;
+    st[1].admin = NP_ADMIN_MAINT;
+    assert_int_equal(np_lb_mark_eligible(b->m, st, NULL, 3), 1);
+    assert_int_equal(b->m[2].eligible, 1);
+    /* a drained standby member is not used either */
+    st[2].admin = NP_ADMIN_DRAIN;
+    assert_int_equal(np_lb_mark_eligible(b->m, st, NULL, 3), 0);
+}
+
+static void test_sticky_ok(void **state)
+{
+    /* failed unhealthy standby admin -> may a sticky request go there? */
+    static const struct { np_lb_state_t st; int ok; } rows[] = {
+        { { 0, 0, 0, NP_ADMIN_READY }, 1 },
+        { { 0, 0, 0, NP_ADMIN_DRAIN }, 1 },   /* drain keeps its sticky clients */
+        { { 0, 0, 0, NP_ADMIN_MAINT }, 0 },   /* maint moves them */
+        { { 0, 0, 1, NP_ADMIN_DRAIN }, 1 },
+        { { 1, 0, 0, NP_ADMIN_READY }, 0 },
+        { { 0, 1, 0, NP_ADMIN_DRAIN }, 0 },
+    };
+    size_t i;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        print_message("row %zu\n", i);
+        assert_int_equal(np_lb_sticky_ok(&rows[i].st), rows[i].ok);
+    }
+}
+
+static void test_effective_weight(void **state)
+{
+    const apr_int64_t s = 1000000;   /* 1 s in microseconds */
+    /* the worked example in np_lb.h: weight 1, ramp 10 s */
+    assert_int_equal(np_lb_effective_weight(1, 100 * s, 10 * s, 100 * s), 10);
+    assert_int_equal(np_lb_effective_weight(1, 100 * s, 10 * s, 105 * s), 55);
+    assert_int_equal(np_lb_effective_weight(1, 100 * s, 10 * s, 110 * s), 100);
+    assert_int_equal(np_lb_effective_weight(1, 100 * s, 10 * s, 500 * s), 100);
+    /* weight 5, a quarter of the way: 5 x (10 + 22.5) = 162 */
+    assert_int_equal(np_lb_effective_weight(5, 100 * s, 4 * s, 101 * s), 162);
+    /* off, not ramping, weight 0, clock before since */
+    assert_int_equal(np_lb_effective_weight(3, 100 * s, 0, 100 * s), 300);
+    assert_int_equal(np_lb_effective_weight(3, 0, 10 * s, 100 * s), 300);
+    assert_int_equal(np_lb_effective_weight(0, 100 * s, 10 * s, 101 * s), 0);
+    assert_int_equal(np_lb_effective_weight(0, 0, 0, 0), 0);
+    assert_int_equal(np_lb_effective_weight(2, 100 * s, 10 * s, 99 * s), 20);
+    assert_int_equal(np_lb_effective_weight(100, 100 * s, 10 * s, 110 * s - 1), 9999);
+}
+
+/* Slow start as every method sees it: effective weights 10 (a member that
+ * just came back) and 100: round-robin gives exactly 1 in 11; least-pending
+ * prefers the full one until its load is 10x; p2c and ip-hash give the
+ * ramping member clearly less than its steady half. */
+static void test_slow_start_every_method(void **state)
+{
+    const np_lbmethod_t *meths[] = { &np_lb_round_robin, &np_lb_p2c,
+                                     &np_lb_ip_hash };
+    size_t k;
+    for (k = 0; k < sizeof(meths) / sizeof(meths[0]); k++) {
+        int w[2];
+        lb_t *b;
+        int i, counts[2] = { 0, 0 };
+        char client[32];
+        w[0] = np_lb_effective_weight(1, 1, 10000000, 1);   /* just back: 10 */
+        w[1] = np_lb_effective_weight(1, 0, 10000000, 1);   /* steady: 100 */
+        b = lb_new(*state, 2, w);
+        print_message("method %s\n", meths[k]->name);
+        for (i = 0; i < 1100; i++) {
+            apr_snprintf(client, sizeof(client), "192.168.%d.%d", i / 250, i % 250);
+            b->ctx.client = client;
+            b->ctx.random = xorshift();
+            /* p2c compares pending/weight: one each, so 1/10 beats 1/100 */
+            b->m[0].pending = 1;
+            b->m[1].pending = 1;
+            counts[pick(meths[k], b)]++;
+        }
+        if (meths[k] == &np_lb_round_robin) {
+            assert_int_equal(counts[0], 100);
+        }
+        else {
+            assert_true(counts[0] < 1100 / 4);
+        }
+    }
+    {
+        /* least-pending: weights 10 and 100, the full member takes new
+         * requests until its pending is 10x the ramping member's */
+        int w[2] = { 10, 100 };
+        lb_t *b = lb_new(*state, 2, w);
+        b->m[0].pending = 1;
+        b->m[1].pending = 9;
+        assert_int_equal(pick(&np_lb_least_pending, b), 1);
+        b->m[1].pending = 11;
+        assert_int_equal(pick(&np_lb_least_pending, b), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -726,6 +897,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_member_not_picked, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_slot_take, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_hash_known_values, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_names, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_every_method, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_standby, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_sticky_ok, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_effective_weight, np_test_pool_setup, np_test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_start_every_method, np_test_pool_setup, np_test_pool_teardown),
     };
     int rc;
     apr_initialize();

@@ -585,14 +585,15 @@ static void test_json(void **state)
                        "\"pending\":3,\"requests\":1000,\"failures\":0,"
                        "\"latency_ewma_ms\":12.3,\"max\":4,"
                        "\"health\":{\"enabled\":true,\"last_status\":200,"
-                       "\"last_check\":1699999997.250,\"checks_total\":42}}");
+                       "\"last_check\":1699999997.250,\"checks_total\":42},"
+                       "\"admin\":\"ready\",");
     /* failed member: reason escaped; checked but no answer -> last_status null */
     assert_contains(j, "\"state\":\"failed\","
                        "\"reason\":\"connect refused \\\"ECONNREFUSED\\\" <tag>\","
                        "\"state_since\":1699999995.250,");
     assert_contains(j, "\"failures\":4,\"latency_ewma_ms\":0.0,\"max\":null,"
                        "\"health\":{\"enabled\":true,\"last_status\":null,"
-                       "\"last_check\":1699999999.250,\"checks_total\":7}}");
+                       "\"last_check\":1699999999.250,\"checks_total\":7},");
     /* unhealthy standby member, state_since unknown */
     assert_contains(j, "\"state\":\"unhealthy\",\"reason\":\"health check: status 500\","
                        "\"state_since\":null,\"weight\":1,\"standby\":true,");
@@ -600,7 +601,7 @@ static void test_json(void **state)
     /* no route, no health checks */
     assert_contains(j, "{\"url\":\"unix:/run/api.sock|http://localhost\",\"route\":null,");
     assert_contains(j, "\"health\":{\"enabled\":false,\"last_status\":null,"
-                       "\"last_check\":null,\"checks_total\":0}}");
+                       "\"last_check\":null,\"checks_total\":0},");
     assert_contains(j, "\"latency_ewma_ms\":1.0,");
     assert_int_equal(count_of(j, "\"url\":"), 4);
     /* admission control: max null when unlimited, queue per balancer */
@@ -662,6 +663,8 @@ static const struct { const char *name, *type; } families[] = {
     { "nodeproxy_queue_rejected_total", "counter" },
     { "nodeproxy_queue_abandoned_total", "counter" },
     { "nodeproxy_queue_wait_seconds_total", "counter" },
+    { "nodeproxy_member_admin_state", "gauge" },
+    { "nodeproxy_member_effective_weight", "gauge" },
 };
 
 #define L1 "{balancer=\"app\",member=\"http://127.0.0.1:3001\""
@@ -892,11 +895,11 @@ static void test_html(void **state)
                        "<th>pending</th><th>requests</th><th>failures</th>"
                        "<th>latency (ms)</th><th>last health check</th>");
     /* member rows, column by column */
-    assert_contains(h, "<tr><td>http://127.0.0.1:3001 <small>route r1</small></td>"
+    assert_contains(h, "<tr data-member=\"http://127.0.0.1:3001\"><td>http://127.0.0.1:3001 <small>route r1</small></td>"
                        "<td><span class=\"usable\">usable</span> <small>for 1m 5s</small></td>"
                        "<td></td><td class=\"n\">2</td><td class=\"n\">3 <small>of max 4</small></td>"
                        "<td class=\"n\">1000</td><td class=\"n\">0</td>"
-                       "<td class=\"n\">12.3</td><td>200, 3s ago</td></tr>");
+                       "<td class=\"n\">12.3</td><td>200, 3s ago</td><td>");
     assert_contains(h, "<td><span class=\"failed\">failed</span> <small>for 5s</small></td>"
                        "<td>connect refused &quot;ECONNREFUSED&quot; &lt;tag&gt;</td>");
     assert_contains(h, "<td>no answer, 1s ago</td>");
@@ -905,9 +908,9 @@ static void test_html(void **state)
                        "<td><span class=\"unhealthy\">unhealthy</span></td>"
                        "<td>health check: status 500</td>");
     assert_contains(h, "<td class=\"n\">1500.1</td><td>500, 2h 0m ago</td>");
-    assert_contains(h, "<tr><td>unix:/run/api.sock|http://localhost</td>"
+    assert_contains(h, "<tr data-member=\"unix:/run/api.sock|http://localhost\"><td>unix:/run/api.sock|http://localhost</td>"
                        "<td><span class=\"usable\">usable</span></td><td></td>");
-    assert_contains(h, "<td class=\"n\">1.0</td><td>off</td></tr>");
+    assert_contains(h, "<td class=\"n\">1.0</td><td>off</td><td>");
     assert_lacks(h, "<tag>");
     assert_int_equal(count_of(h, "standby</span>"), 1);
     assert_true(!strcmp(h + strlen(h) - 15, "</body></html>\n"));
@@ -927,11 +930,11 @@ static void test_html_escaping(void **state)
     assert_contains(h, "<p>Version: v&quot;1</p>");
     assert_contains(h, "<h2>Balancer we&quot;ird\\b\nx</h2>");
     assert_contains(h, "sticky cookie C&quot;K</p>");
-    assert_contains(h, "<tr><td>http://h/&lt;a&amp;b&gt;&quot;q\\z\x01 <small>route it&#39;s</small>");
+    assert_contains(h, "<td>http://h/&lt;a&amp;b&gt;&quot;q\\z\x01 <small>route it&#39;s</small>");
     assert_contains(h, "<td>a\tb\nc &lt;/td&gt;</td>");
     assert_contains(h, "<td>off</td>");
     assert_lacks(h, "<a&b>");
-    assert_int_equal(count_of(h, "</td>"), 9);
+    assert_int_equal(count_of(h, "</td>"), 11);   /* + admin, effective weight */
 }
 
 static void test_html_empty(void **state)
@@ -951,7 +954,7 @@ static void test_html_empty(void **state)
     st.nbalancers = 1;
     st.balancers = &bal;
     h = np_status_html(*state, &st, 0);
-    assert_contains(h, "<tr><td colspan=\"9\">no members</td></tr>");
+    assert_contains(h, "<tr><td colspan=\"11\">no members</td></tr>");
 }
 
 static void test_html_durations(void **state)
@@ -982,9 +985,57 @@ static void test_html_durations(void **state)
     }
 }
 
+/* --- runtime admin state (issue 15) ------------------------------------------ */
+
+static void test_admin_state(void **state)
+{
+    apr_pool_t *p = *state;
+    np_status_t *st = apr_pmemdup(p, snapshot(), sizeof(np_status_t));
+    np_status_member_t *m = &st->balancers[0].members[0];
+    const char *j, *t, *h;
+    m->admin = "drain";
+    m->weight = 4;                  /* set at runtime */
+    m->configured_weight = 2;
+    m->effective_weight = 130;      /* slow start: 1.30 of 4 */
+    st->balancers[0].members[1].admin = "maint";
+    st->balancers[0].members[1].effective_weight = 100;
+    st->balancers[0].members[1].weight = 1;
+    j = np_status_json(p, st);
+    assert_contains(j, "\"checks_total\":42},\"admin\":\"drain\","
+                       "\"configured_weight\":2,\"effective_weight\":1.30,"
+                       "\"slow_start_percent\":32}");
+    assert_contains(j, "\"admin\":\"maint\",\"configured_weight\":0,"
+                       "\"effective_weight\":1.00,\"slow_start_percent\":100}");
+    /* the control API's answer is the same object as on the page */
+    assert_contains(j, np_status_member_json(p, m));
+    t = np_status_prometheus(p, st);
+    assert_contains(t, "nodeproxy_member_admin_state" L1 ",state=\"ready\"} 0\n");
+    assert_contains(t, "nodeproxy_member_admin_state" L1 ",state=\"drain\"} 1\n");
+    assert_contains(t, "nodeproxy_member_admin_state" L2 ",state=\"maint\"} 1\n");
+    assert_contains(t, "nodeproxy_member_effective_weight" L1 "} 1.30\n");
+    assert_contains(t, "nodeproxy_member_weight" L1 "} 4\n");
+    /* read-only page: no forms */
+    h = np_status_html(p, st, 0);
+    assert_contains(h, "<td><span class=\"admin-drain\">drain</span></td>"
+                       "<td class=\"n\">1.30 <small>slow start 32%</small></td>");
+    assert_lacks(h, "<form");
+    assert_lacks(h, "<th>control</th>");
+    /* with the control API: one form per member carrying the token */
+    st->control_token = "5f.ab\"<x";
+    h = np_status_html(p, st, 0);
+    assert_contains(h, "<th>control</th>");
+    assert_int_equal(count_of(h, "<form method=\"post\" class=\"np-ctl\">"), 4);
+    assert_contains(h, "<input type=\"hidden\" name=\"token\" value=\"5f.ab&quot;&lt;x\">"
+                       "<input type=\"hidden\" name=\"balancer\" value=\"app\">"
+                       "<input type=\"hidden\" name=\"member\" value=\"http://127.0.0.1:3001\">");
+    assert_contains(h, "<button name=\"action\" value=\"drain\">drain</button>");
+    assert_contains(h, "<input name=\"weight\" size=\"3\" value=\"4\" aria-label=\"weight\">");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_admin_state, np_test_pool_setup, np_test_pool_teardown),
         cmocka_unit_test(test_hist_bounds),
         cmocka_unit_test(test_hist_bucket),
         cmocka_unit_test(test_state_names),
