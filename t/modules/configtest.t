@@ -49,6 +49,20 @@ my @bad = (
      qr/NodeRateLimitStore/, qr/VirtualHost|not allowed|cannot occur/],
     ['zero NodeQueueTimeout', ['<NodeBalancer adm5>', 'NodeMember http://127.0.0.1:29500 max=2',
                                'NodeQueueTimeout 0', '</NodeBalancer>'], qr/NodeQueueTimeout/, qr/more than 0/],
+    # runtime control (issue 15)
+    ['NodeStatusControl outside a Location', 'NodeStatusControl on', qr/NodeStatusControl/, qr/not allowed here|Location/],
+    ['bad NodeStatusControl', ['<Location /s>', 'NodeStatusControl maybe', '</Location>'],
+     qr/NodeStatusControl/, qr/On or Off|on or off/i],
+    ['NodeBalancerPersist in a directory that does not exist', 'NodeBalancerPersist /nonexistent-np/states',
+     qr/NodeBalancerPersist/, qr{/nonexistent-np}],
+    ['NodeBalancerPersist naming a directory', 'NodeBalancerPersist @DIR@', qr/NodeBalancerPersist/, qr/is a directory/],
+    ['NodeBalancerPersist in a virtual host', ['<VirtualHost 127.0.0.1:29449>', 'NodeBalancerPersist @DIR@/st', '</VirtualHost>'],
+     qr/NodeBalancerPersist/, qr/main server/],
+    ['bad NodeSlowStart', ['<NodeBalancer ss>', 'NodeMember http://127.0.0.1:29401', 'NodeSlowStart 10q', '</NodeBalancer>'],
+     qr/NodeSlowStart/, qr/10q/],
+    ['NodeSlowStart too long', ['<NodeBalancer ss>', 'NodeMember http://127.0.0.1:29401', 'NodeSlowStart 61m', '</NodeBalancer>'],
+     qr/NodeSlowStart/, qr/61m.*too long/],
+    ['NodeSlowStart outside NodeBalancer', 'NodeSlowStart 10s', qr/NodeSlowStart/, qr/NodeBalancer/],
 );
 
 plan tests => 2 * @bad + 4, need_module('nodeproxy');
@@ -98,8 +112,14 @@ configtest_bad(@bad);
         '    NodeBalancerMethod round-robin',
         '    NodeSticky cookie NPROUTE',
         '    NodeHealthCheck /health interval=5s timeout=2s passes=2 fails=3 expect=200-399',
+        '    NodeSlowStart 30s',
         '</NodeBalancer>',
         'NodeProxyPass /app/ balancer://app/',
+        'NodeBalancerPersist @DIR@/np-admin-states',
+        '<Location /np-admin>',
+        '    SetHandler nodeproxy-status',
+        '    NodeStatusControl on',
+        '</Location>',
     );
     ok t_cmp($rc, 0, "a good balancer configuration passes configtest: $out");
     ok t_cmp($out, qr/Syntax OK/, 'Syntax OK (balancer)');
