@@ -23,6 +23,7 @@ use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use NPTest ();
 use NPAsync ();
+use POSIX ();
 
 our $TOP = abs_path(File::Spec->catdir(dirname(__FILE__), File::Spec->updir, File::Spec->updir));
 our $CTL = "$TOP/control/nodeproxyctl";
@@ -89,5 +90,42 @@ sub spread {
 }
 
 sub fmt { my $c = shift; join ' ', map { "$_=$c->{$_}" } sort keys %$c }
+
+# t/backends/deployload.js in the background (see its header for the plan);
+# ->wait gives its decoded answer (NPAsync::Load)
+sub load_bg {
+    my ($plan) = @_;
+    my $T = "$TOP/t";
+    my $out = "$T/logs/np-ctl-load-$$-" . int(rand(1e9)) . '.json';
+    my $parent = $$;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        $ENV{NP_PARENT_PID} = $parent;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $out or POSIX::_exit(126);
+        open STDERR, '>>', "$T/logs/deployload.log" or POSIX::_exit(126);
+        { exec $ENV{NODE} || 'node', "$T/backends/deployload.js", $JSON->encode($plan); }
+        POSIX::_exit(127);
+    }
+    return bless { pid => $pid, out => $out, owner => $$,
+                   deadline => time + ($plan->{seconds} || 20) + 45 }, 'NPAsync::Load';
+}
+
+# the lines deploy.js wrote at exit (t/logs/deploy-NAME.jsonl), summed
+sub deploy_stats {
+    my @names = @_;
+    my %sum = (lives => 0);
+    for my $n (@names) {
+        open my $fh, '<', "$TOP/t/logs/deploy-$n.jsonl" or next;
+        while (my $l = <$fh>) {
+            my $j = eval { $JSON->decode($l) } or next;
+            $sum{lives}++;
+            $sum{$_} += $j->{$_} // 0 for qw(gets posts bad_bodies aborted in_flight_at_term);
+        }
+    }
+    return \%sum;
+}
+sub deploy_stats_reset { unlink map { "$TOP/t/logs/deploy-$_.jsonl" } @_; }
 
 1;
