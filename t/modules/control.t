@@ -17,8 +17,9 @@ use NPTest qw(:all);
 use NPBackend ();
 use NPAsync ();
 use NPControl ();
+use POSIX ();
 
-plan tests => 48, need_module('nodeproxy');
+plan tests => 57, need_module('nodeproxy');
 
 my ($P1, $P2, $PORT) = (29401, 29402, 29410);
 my $U1 = "http://127.0.0.1:$P1";
@@ -86,6 +87,39 @@ ok t_cmp($st, 200, 'POST JSON ready: 200');
 $c = NPControl::spread($h, 20, '/app/x');
 ok t_cmp(($c->{c1} // 0) >= 9 && ($c->{c1} // 0) <= 11 ? 1 : 0, 1,
          'ready: traffic returns (' . NPControl::fmt($c) . ')');
+
+# ---- nodeproxyctl: its commands and exit codes ----------------------------------------
+{
+    my ($rc, $out) = NPControl::ctl($h, 'status');
+    ok t_cmp("$rc " . ($out =~ /^ctl\s+\Q$U1\E\s+usable\s+ready\s+weight 1/m ? 'listed' : $out), '0 listed',
+             'nodeproxyctl status lists the members');
+    ($rc, $out) = NPControl::ctl($h, 'weight', 'ctl', $U2, '2');
+    ok t_cmp("$rc " . (NPControl::member($h, 'ctl', $U2)->{weight} // ''), '0 2', 'nodeproxyctl weight: exit 0, weight set');
+    NPControl::ctl($h, 'weight', 'ctl', $U2, '1');
+    ($rc, $out) = NPControl::ctl($h, 'drain', 'nope', $U1);
+    ok t_cmp("$rc $out", qr/^1 .*refused \(404\): unknown balancer "nope"/, 'refused by the server: exit 1 with its message');
+    ($rc, $out) = NPControl::ctl($h, 'frob', 'ctl', $U1);
+    ok t_cmp("$rc $out", qr/^2 .*unknown command "frob"/, 'usage error: exit 2');
+    ($rc, $out) = NPControl::ctl($h, 'weight', 'ctl', $U1, '101');
+    ok t_cmp($rc, 2, 'a bad weight is a usage error (exit 2)');
+    my ($rc3) = `$^X $NPControl::CTL --url http://127.0.0.1:29449/np-admin status 2>&1`;
+    ok t_cmp($? >> 8, 3, 'server unreachable: exit 3');
+    # a request in flight on c1 (its sticky cookie) for 3 s
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        http_req(port => $PORT, path => '/app/slow?ms=3000', headers => [ Cookie => "NPCTL=$route1" ], timeout => 20);
+        POSIX::_exit(0);
+    }
+    my $seen = wait_until(5, sub { (NPControl::member($h, 'ctl', $U1)->{pending} // 0) > 0 });
+    ok t_cmp(defined $seen ? 1 : 0, 1, 'a slow request is in flight on c1 (pending 1)');
+    ($rc, $out) = NPControl::ctl($h, 'drain', 'ctl', $U1, '--wait', '--timeout', '0.5');
+    ok t_cmp("$rc $out", qr/^4 .*still has 1 request\(s\) in flight after 0\.5 s/s, 'drain --wait --timeout 0.5: exit 4 while it is in flight');
+    ($rc, $out) = NPControl::ctl($h, 'drain', 'ctl', $U1, '--wait', '--timeout', '20');
+    ok t_cmp("$rc $out", qr/^0 .*has no request in flight/s, 'drain --wait: exit 0 once the request has ended (pending 0)');
+    waitpid($pid, 0);
+    NPControl::ctl($h, 'ready', 'ctl', $U1);
+}
 
 # ---- bad requests: 4xx JSON naming what is wrong ------------------------------------
 my @bad = (
