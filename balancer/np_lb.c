@@ -52,6 +52,8 @@ int np_lb_slot_take(volatile apr_uint32_t *pending, apr_uint32_t max)
         cur = was;
     }
     return 0;
+}
+
 const char *np_admin_name(int admin)
 {
     switch (admin) {
