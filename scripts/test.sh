@@ -249,12 +249,12 @@ if [ ! -f "$run_dir/t/TEST" ]; then
 else
     t_rc=0
     run_logged "$RESULTS/apache-test.log" env -C "$run_dir" \
-        timeout -k 30 "${NP_T_TIMEOUT:-720}" perl t/TEST -apxs "$NP_APXS" ||
+        timeout -k 30 "${NP_T_TIMEOUT:-1500}" perl t/TEST -apxs "$NP_APXS" ||
         t_rc=$?
     if [ "$t_rc" -eq 124 ] || [ "$t_rc" -eq 137 ]; then
         # Killed: stop the httpd it may have left running.
         (cd "$run_dir" && timeout 60 perl t/TEST -stop </dev/null >/dev/null 2>&1) || true
-        problem "t/TEST did not finish within ${NP_T_TIMEOUT:-720}s: see $RESULTS/apache-test.log and $run_dir/t/logs/error_log"
+        problem "t/TEST did not finish within ${NP_T_TIMEOUT:-1500}s: see $RESULTS/apache-test.log and $run_dir/t/logs/error_log"
         extra_fail=$((extra_fail + 1))
     fi
     t_state="ran (exit $t_rc)"
@@ -360,7 +360,7 @@ if [ "${#package_cmd[@]}" -gt 0 ]; then
     fi
 fi
 
-if [ "$SECONDS" -gt 900 ]; then
-    np_warn "this run took $(fmt_time "$SECONDS"), more than the 15 minutes it should"
+if [ "$SECONDS" -gt 1200 ]; then
+    np_warn "this run took $(fmt_time "$SECONDS"), more than the 20 minutes it should"
 fi
 summary
