@@ -19,6 +19,7 @@
 #include "mod_nodeproxy_admission.h"
 #include "np_duration.h"
 #include "np_cidr.h"
+#include "mod_nodeproxy_errover.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -67,6 +68,8 @@ void *np_create_dir_conf(apr_pool_t *p, char *dir)
     dc->next_wait = NP_UNSET;
     dc->ratelimit = NULL;
     dc->status_control = NP_UNSET;
+    dc->error_override = NP_UNSET;
+    dc->error_codes = NULL;
     return dc;
 }
 
@@ -87,6 +90,10 @@ void *np_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->next_wait = NP_PICK(add->next_wait, base->next_wait);
     dc->ratelimit = add->ratelimit ? add->ratelimit : base->ratelimit;
     dc->status_control = NP_PICK(add->status_control, base->status_control);
+    /* on/off and its code list go together */
+    dc->error_override = NP_PICK(add->error_override, base->error_override);
+    dc->error_codes = add->error_override != NP_UNSET ? add->error_codes
+                                                      : base->error_codes;
     return dc;
 }
 
@@ -378,6 +385,10 @@ const command_rec np_cmds[] = {
         RSRC_CONF | ACCESS_CONF, "DURATION | off - after a response, how "
         "long the worker waits for the client's next request before the "
         "MPM takes the connection back (2ms)"),
+    AP_INIT_TAKE_ARGV("NodeErrorOverride", np_errover_cmd, NULL,
+        RSRC_CONF | ACCESS_CONF, "on|off [CODE...] - a 4xx/5xx from the "
+        "backend (all, or the listed codes) is replaced by Apache's own "
+        "error handling (ErrorDocument) (off)"),
     AP_INIT_RAW_ARGS("<NodeBalancer", np_balancer_section, NULL, RSRC_CONF,
         "<NodeBalancer NAME> ... </NodeBalancer> - a pool of app processes, "
         "used as balancer://NAME"),

@@ -36,6 +36,9 @@ typedef struct {
     const void *ratelimit;          /* admission/: NodeRateLimit (an
                                      * np_rl_policy_t); NULL = unset          */
     int status_control;             /* NodeStatusControl (control/)            */
+    /* NodeErrorOverride (proxy/mod_nodeproxy_errover.c) */
+    int error_override;             /* NP_UNSET, 0, 1                          */
+    apr_array_header_t *error_codes; /* int; NULL = every 4xx/5xx             */
 } np_dir_conf_t;
 
 /* NodeMaintenancePage: read when the config is read, and again when the

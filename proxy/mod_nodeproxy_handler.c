@@ -24,6 +24,7 @@
 #include "mod_nodeproxy_tunnel.h"
 #include "mod_nodeproxy_admission.h"
 #include "np_ws.h"
+#include "mod_nodeproxy_errover.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -195,6 +196,9 @@ static int respond(request_rec *r, np_request_t *rq, np_response_t *resp)
                                       np_pending_done, apr_pool_cleanup_null);
         }
         return np_tunnel_start(r, rq, resp);
+    }
+    if ((status = np_errover_respond(r, rq, resp)) != DECLINED) {
+        return status;
     }
     status = np_response_begin(r, rq, resp);
     if (status != OK) {

@@ -63,6 +63,11 @@ my @bad = (
     ['NodeSlowStart too long', ['<NodeBalancer ss>', 'NodeMember http://127.0.0.1:29401', 'NodeSlowStart 61m', '</NodeBalancer>'],
      qr/NodeSlowStart/, qr/61m.*too long/],
     ['NodeSlowStart outside NodeBalancer', 'NodeSlowStart 10s', qr/NodeSlowStart/, qr/NodeBalancer/],
+    # NodeErrorOverride (issue 14)
+    ['NodeErrorOverride not on/off', 'NodeErrorOverride yes', qr/NodeErrorOverride/, qr/"yes" is not on or off/],
+    ['NodeErrorOverride non-error code', 'NodeErrorOverride on 500 200', qr/NodeErrorOverride/, qr/"200" is not an error status/],
+    ['NodeErrorOverride bad code', 'NodeErrorOverride on 5xx', qr/NodeErrorOverride/, qr/"5xx"/],
+    ['NodeErrorOverride off with codes', 'NodeErrorOverride off 500', qr/NodeErrorOverride/, qr/off takes no status codes/],
 );
 
 plan tests => 2 * @bad + 4, need_module('nodeproxy');
@@ -80,6 +85,7 @@ configtest_bad(@bad);
         'NodeBackendKeepAlive 4s',
         'NodeForwardedHeaders on',
         'NodePreserveHost on',
+        'NodeErrorOverride on 500 502 503',
         'NodeProxyPass /api/ http://127.0.0.1:29101/ timeout=2m connecttimeout=1s preservehost=off reverse=on websocket=off',
         'NodeProxyPass /api/static/ !',
         'NodeProxyPass /sock/ unix:/tmp/np-no-such.sock|http://localhost/',
