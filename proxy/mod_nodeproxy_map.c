@@ -62,6 +62,11 @@ static int np_map_to_storage(request_rec *r)
 void np_map_register_hooks(apr_pool_t *p)
 {
     static const char *const before_us[] = { "mod_rewrite.c", NULL };
-    ap_hook_translate_name(np_translate, before_us, NULL, APR_HOOK_FIRST);
+    /* Before mod_proxy's proxy_trans (same APR_HOOK_FIRST), so which
+     * module serves a path both map never depends on the LoadModule order
+     * (mod_nodeproxy_coexist.c). */
+    static const char *const after_us[] = { "mod_proxy.c", NULL };
+    ap_hook_translate_name(np_translate, before_us, after_us, APR_HOOK_FIRST);
+    np_coexist_register_hooks(p);
     ap_hook_map_to_storage(np_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
 }

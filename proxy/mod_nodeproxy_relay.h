@@ -144,6 +144,9 @@ int np_maint_respond(request_rec *r);
 void np_maint_child_init(apr_pool_t *pchild);
 
 void np_map_register_hooks(apr_pool_t *p);
+/* mod_nodeproxy_coexist.c: configtest warns about NodeProxyPass/ProxyPass
+ * overlaps (registered by np_map_register_hooks). */
+void np_coexist_register_hooks(apr_pool_t *p);
 void np_handler_register_hooks(apr_pool_t *p);
 
 #endif

@@ -8,7 +8,8 @@ package NPTestRun;
 #   module (.libs/mod_nodeproxy.so, or $NODEPROXY_SO) after
 #   SUPER::configure_opts, so need_module('nodeproxy') never skips silently;
 # - loads the event MPM, mod_ssl, mod_http2, mod_slotmem_shm, mod_headers and
-#   the modules of issue 14's set-ups (mod_remoteip, mod_cache, mod_cache_disk);
+#   the modules of issue 14's set-ups (mod_remoteip, mod_cache, mod_cache_disk,
+#   mod_proxy and mod_proxy_http);
 # - makes the self-signed certificate for the TLS vhost;
 # - runs the tests with TAP::Harness and exits non-zero when any test fails,
 #   when the server does not start, or when fewer than $MIN_FILES test files
@@ -169,6 +170,10 @@ sub configure_opts {
     load_system_module($cfg, 'remoteip', 'remoteip');
     load_system_module($cfg, 'cache', 'cache');
     load_system_module($cfg, 'cache_disk', 'cache_disk');
+    # loaded BEFORE mod_nodeproxy on purpose: coexist.t shows that
+    # mod_nodeproxy's mappings still win
+    load_system_module($cfg, 'proxy', 'proxy');
+    load_system_module($cfg, 'proxy_http', 'proxy_http');
 
     $cfg->{modules}->{'mod_nodeproxy.c'} = $so;
     # no <IfModule>: when the module does not load, the server must not start
