@@ -12,6 +12,7 @@
 #include "reactor/mod_nodeproxy_reactor.h"
 #include "admission/mod_nodeproxy_admission.h"
 #include "control/mod_nodeproxy_control.h"
+#include "tls/mod_nodeproxy_tls.h"
 
 static void register_hooks(apr_pool_t *p)
 {
@@ -24,6 +25,7 @@ static void register_hooks(apr_pool_t *p)
     np_reactor_register_hooks(p);
     np_admission_register_hooks(p);
     np_control_register_hooks(p);
+    np_tls_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(nodeproxy) = {

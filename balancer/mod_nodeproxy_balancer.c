@@ -57,7 +57,15 @@ apr_status_t np_balancers_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
             APR_ARRAY_PUSH(all_balancers, np_balancer_t *) = b;
             for (i = 0; i < b->members->nelts; i++) {
                 np_member_t *m = APR_ARRAY_IDX(b->members, i, np_member_t *);
-                m->backend = np_backend_get(pconf, &m->spec.target, ka);
+                const char *err = NULL;
+                m->backend = np_backend_get(pconf, s, &m->spec.target, ka,
+                                            &err);
+                if (!m->backend) {
+                    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, NPLOGNO(00451)
+                                 "nodeproxy(balancer %s, member %s): %s",
+                                 b->name, m->spec.target.url, err);
+                    return APR_EGENERAL;
+                }
             }
         }
     }

@@ -35,10 +35,15 @@ static int port_range(apr_pool_t *p, const char *url, long *lo, long *hi,
                       const char **head, const char **tail)
 {
     const char *auth, *end, *colon, *dash;
-    if (strncasecmp(url, "http://", 7) != 0) {
+    if (strncasecmp(url, "http://", 7) == 0) {
+        auth = url + 7;
+    }
+    else if (strncasecmp(url, "https://", 8) == 0) {
+        auth = url + 8;
+    }
+    else {
         return 0;
     }
-    auth = url + 7;
     end = auth + strcspn(auth, "/?#");
     if (*auth == '[') {
         const char *rb = memchr(auth, ']', end - auth);
@@ -65,7 +70,8 @@ static apr_status_t parse_target(apr_pool_t *p, const char *url,
     }
     if (t->kind == NP_TARGET_BALANCER) {
         return fail(err, apr_psprintf(p, "member \"%s\" cannot be a balancer: "
-                    "use http://HOST:PORT or unix:/path.sock|http://localhost/",
+                    "use http://HOST:PORT, https://HOST:PORT or "
+                    "unix:/path.sock|http://localhost/",
                     url));
     }
     return APR_SUCCESS;
@@ -74,7 +80,7 @@ static apr_status_t parse_target(apr_pool_t *p, const char *url,
 apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
                              apr_array_header_t *out, const char **err)
 {
-    const char *url, *route = NULL, *head = NULL, *tail = NULL;
+    const char *url, *route = NULL, *head = NULL, *tail = NULL, *sni = NULL;
     int weight = 0, standby = 0, i, range;
     long lo = 0, hi = 0, port, max = -1;
 
@@ -132,9 +138,15 @@ apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
                 return APR_EINVAL;
             }
         }
+        else if (strncasecmp(a, "sni=", 4) == 0) {
+            if (sni) {
+                return fail(err, "sni= is given twice");
+            }
+            sni = a + 4;
+        }
         else {
             return fail(err, apr_psprintf(p, "unknown option \"%s\" (use "
-                        "weight=N, standby, route=ID or max=N)", a));
+                        "weight=N, standby, route=ID, max=N or sni=NAME)", a));
         }
     }
     if (!weight) {
@@ -156,7 +168,9 @@ apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
     }
     if (!range) {
         np_member_spec_t spec;
-        if (parse_target(p, url, &spec.target, err) != APR_SUCCESS) {
+        if (parse_target(p, url, &spec.target, err) != APR_SUCCESS
+            || (sni && np_target_set_sni(p, &spec.target, sni, err)
+                       != APR_SUCCESS)) {
             return APR_EINVAL;
         }
         spec.weight = weight;
@@ -172,7 +186,9 @@ apr_status_t np_member_parse(apr_pool_t *p, int argc, const char *const *argv,
         for (port = lo; port <= hi; port++) {
             np_member_spec_t *s = &specs[port - lo];
             const char *one = apr_psprintf(p, "%s%ld%s", head, port, tail);
-            if (parse_target(p, one, &s->target, err) != APR_SUCCESS) {
+            if (parse_target(p, one, &s->target, err) != APR_SUCCESS
+                || (sni && np_target_set_sni(p, &s->target, sni, err)
+                           != APR_SUCCESS)) {
                 *err = apr_psprintf(p, "member \"%s\": %s", url, *err);
                 return APR_EINVAL;
             }

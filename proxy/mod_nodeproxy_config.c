@@ -17,6 +17,7 @@
 #include "mod_nodeproxy_balancer.h"
 #include "mod_nodeproxy_hcheck.h"
 #include "mod_nodeproxy_admission.h"
+#include "mod_nodeproxy_tls.h"
 #include "np_duration.h"
 #include "np_cidr.h"
 #include "mod_nodeproxy_errover.h"
@@ -33,6 +34,7 @@ void *np_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->trusted = NULL;
     sc->backend_keepalive = NP_UNSET;
     sc->balancers = apr_hash_make(p);
+    sc->tls = np_tls_conf_create(p);
     return sc;
 }
 
@@ -49,6 +51,7 @@ void *np_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                     base->backend_keepalive);
     /* Balancers of the main server are usable from every vhost. */
     sc->balancers = apr_hash_overlay(p, add->balancers, base->balancers);
+    sc->tls = np_tls_conf_merge(p, base->tls, add->tls);
     return sc;
 }
 
@@ -431,6 +434,15 @@ const command_rec np_cmds[] = {
         RSRC_CONF, "FILE - admin states and weights survive a full stop/start"),
     AP_INIT_TAKE1("NodeSlowStart", np_balancer_slow_start, NULL, RSRC_CONF,
         "DURATION - a member usable again ramps its weight up over this (0 = off)"),
+    /* https:// backends (tls/) */
+    AP_INIT_TAKE1("NodeBackendCA", np_tls_cmd_ca, NULL, RSRC_CONF,
+        "FILE|DIR - trust anchors for https:// backends, added to the "
+        "system CA store"),
+    AP_INIT_FLAG("NodeBackendVerify", np_tls_cmd_verify, NULL, RSRC_CONF,
+        "on|off - verify https:// backends' certificates and names (on)"),
+    AP_INIT_TAKE12("NodeBackendClientCert", np_tls_cmd_client_cert, NULL,
+        RSRC_CONF, "CERTFILE [KEYFILE] - client certificate for mutual TLS "
+        "to https:// backends"),
     { NULL }
 };
 
@@ -486,7 +498,14 @@ static int np_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                 m->backend = np_balancer_find(s, m->target.host);
             }
             else {
-                m->backend = np_backend_get(pconf, &m->target, ka);
+                const char *err = NULL;
+                m->backend = np_backend_get(pconf, s, &m->target, ka, &err);
+                if (!m->backend) {
+                    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, NPLOGNO(00450)
+                                 "NodeProxyPass %s %s (%s): %s", m->path,
+                                 m->target.url, m->where, err);
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
             }
         }
     }

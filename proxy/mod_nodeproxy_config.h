@@ -17,6 +17,8 @@ typedef struct {
     apr_interval_time_t backend_keepalive;
     apr_hash_t *balancers;          /* name -> np_balancer_t *; a vhost's holds
                                      * the main server's too               */
+    /* https:// backends (tls/) */
+    struct np_tls_conf_t *tls;      /* NodeBackendCA/-Verify/-ClientCert    */
 } np_server_conf_t;
 
 /* Per-directory (<Location>) settings; the server-level values are the

@@ -258,6 +258,13 @@ static int proxy_single(request_rec *r, np_request_t *rq, np_response_t *resp)
     rq->backend = rq->mapping->backend;
     rq->attempts = 1;
     out = attempt(r, rq, resp);
+    if (out == NP_CONNECT_FAILED && rq->connect_rv == NP_ETLS) {
+        /* https:// whose handshake or certificate check failed: the app
+         * is up but cannot be trusted - a gateway error, not maintenance
+         * (in a balancer it fails over like a refused connection). */
+        np_proxy_failed(r, rq, HTTP_BAD_GATEWAY);
+        return HTTP_BAD_GATEWAY;
+    }
     if (out == NP_CONNECT_FAILED) {
         np_proxy_set_notes(r, rq);
         log_failure(r, rq, HTTP_SERVICE_UNAVAILABLE);

@@ -39,29 +39,72 @@ void np_backends_reset(apr_pool_t *pconf)
                               apr_pool_cleanup_null);
 }
 
-np_backend_t *np_backend_get(apr_pool_t *pconf, const np_target_t *t,
-                             apr_interval_time_t keepalive)
+static const np_tls_provider_t *tls_provider;
+static const np_dns_provider_t *dns_provider;
+
+void np_backend_dns_provider(const np_dns_provider_t *provider)
 {
-    np_backend_t *b = apr_hash_get(backends, t->key, APR_HASH_KEY_STRING);
-    if (b) {
-        /* Shared by servers with different settings: the shorter keep-alive
-         * is the safe one. */
-        if (keepalive < b->keepalive) {
-            b->keepalive = keepalive;
-        }
-        return b;
-    }
+    dns_provider = provider;
+}
+
+apr_hash_t *np_backends_all(void)
+{
+    return backends;
+}
+
+/* The generation of b's address list in shared memory; 0: not managed. */
+static APR_INLINE apr_uint32_t dns_generation(np_backend_t *b)
+{
+    return b->dns ? dns_provider->generation(b) : 0;
+}
+
+void np_backend_tls_provider(const np_tls_provider_t *provider)
+{
+    tls_provider = provider;
+}
+
+np_backend_t *np_backend_get(apr_pool_t *pconf, server_rec *s,
+                             const np_target_t *t,
+                             apr_interval_time_t keepalive, const char **err)
+{
+    const char *key = t->key;
+    np_backend_t *b;
+    np_target_t *own;
+    void *tls = NULL;
+
     b = apr_pcalloc(pconf, sizeof(*b));
-    {
-        /* Mappings with other paths share this backend: it is named by its
-         * address ("http://127.0.0.1:3000", "unix:/run/app.sock") in logs,
-         * not by the first mapping's URL. */
-        np_target_t *own = apr_pmemdup(pconf, t, sizeof(*t));
-        own->url = own->key;
-        b->target = own;
+    /* Mappings with other paths share this backend: it is named by its
+     * address ("http://127.0.0.1:3000", "unix:/run/app.sock") in logs, not
+     * by the first mapping's URL. */
+    own = apr_pmemdup(pconf, t, sizeof(*t));
+    own->url = own->key;
+    b->target = own;
+    if (t->tls) {
+        const char *settings = NULL;
+        if (!tls_provider) {
+            *err = "https:// is not available";
+            return NULL;
+        }
+        tls = tls_provider->setup(pconf, s, b, &settings, err);
+        if (!tls) {
+            return NULL;
+        }
+        key = apr_pstrcat(pconf, t->key, "|", settings, NULL);
     }
+    {
+        np_backend_t *have = apr_hash_get(backends, key, APR_HASH_KEY_STRING);
+        if (have) {
+            /* Shared by servers with different settings: the shorter
+             * keep-alive is the safe one. */
+            if (keepalive < have->keepalive) {
+                have->keepalive = keepalive;
+            }
+            return have;
+        }
+    }
+    b->tls = tls;
     b->keepalive = keepalive;
-    apr_hash_set(backends, t->key, APR_HASH_KEY_STRING, b);
+    apr_hash_set(backends, key, APR_HASH_KEY_STRING, b);
     return b;
 }
 
@@ -164,13 +207,28 @@ static int conn_alive(np_conn_t *c, apr_time_t now)
 static apr_status_t resolve(np_backend_t *b, const char **cause)
 {
     const np_target_t *t = b->target;
+    apr_uint32_t gen = dns_generation(b);
     apr_sockaddr_t *sa = NULL;
     apr_status_t rv;
 
     apr_thread_mutex_lock(b->lock);
-    if (b->addr) {
+    if (b->addr && gen == b->addr_gen) {
         apr_thread_mutex_unlock(b->lock);
         return APR_SUCCESS;
+    }
+    if (gen != 0) {
+        /* The background lookup has a (new) answer: use it from now on.
+         * An old list stays allocated: a connect may still walk it. */
+        if (dns_provider->addresses(b, b->pool, &sa) == APR_SUCCESS && sa) {
+            b->addr = sa;
+            b->addr_gen = gen;
+            apr_thread_mutex_unlock(b->lock);
+            return APR_SUCCESS;
+        }
+        if (b->addr) {
+            apr_thread_mutex_unlock(b->lock);
+            return APR_SUCCESS;
+        }
     }
     if (t->kind == NP_TARGET_UNIX) {
         rv = apr_sockaddr_info_get(&sa, t->sock_path, APR_UNIX, 0, 0, b->pool);
@@ -249,6 +307,7 @@ static apr_status_t conn_open_in(np_backend_t *b, apr_interval_time_t timeout,
     apr_status_t rv;
     apr_pool_t *p = home;
     np_conn_t *c;
+    apr_time_t started;
 
     /* Unmanaged: the connection outlives requests and moves between threads. */
     rv = home ? APR_SUCCESS : apr_pool_create_unmanaged_ex(&p, NULL, NULL);
@@ -259,6 +318,7 @@ static apr_status_t conn_open_in(np_backend_t *b, apr_interval_time_t timeout,
     if (bufsize == 0) {
         bufsize = NP_CONN_BUFSIZE;
     }
+    started = apr_time_now();
     rv = connect_socket(b, timeout, p, &sock, cause);
     if (rv != APR_SUCCESS) {
         *cause = apr_pstrdup(rp, *cause);
@@ -271,6 +331,7 @@ static apr_status_t conn_open_in(np_backend_t *b, apr_interval_time_t timeout,
     c->backend = b;
     c->pool = p;
     c->sock = sock;
+    c->addr_gen = b->addr_gen;
     c->io = &np_conn_io_plain;
     c->want_recv = APR_POLLIN;
     c->want_send = APR_POLLOUT;
@@ -289,6 +350,15 @@ static apr_status_t conn_open_in(np_backend_t *b, apr_interval_time_t timeout,
     }
     c->bufsize = bufsize;
     apr_pool_cleanup_register(p, c, conn_buffer_free, apr_pool_cleanup_null);
+    if (b->tls) {
+        /* The connect timeout covers the handshake too. */
+        apr_interval_time_t left = timeout - (apr_time_now() - started);
+        rv = tls_provider->handshake(c, left > 0 ? left : 1, cause, rp);
+        if (rv != APR_SUCCESS) {
+            apr_pool_destroy(p);
+            return rv;
+        }
+    }
     *out = c;
     return APR_SUCCESS;
 }
@@ -306,6 +376,7 @@ apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeou
                              apr_pool_t *home)
 {
     apr_time_t now = apr_time_now();
+    apr_uint32_t gen = dns_generation(b);
 
     while (!fresh) {
         np_conn_t *c;
@@ -319,7 +390,9 @@ apr_status_t np_conn_acquire(np_backend_t *b, apr_interval_time_t connect_timeou
         if (!c) {
             break;
         }
-        if (conn_alive(c, now)) {
+        /* A connection to an address the name no longer resolves to is
+         * retired (gen 0: not managed, or no background answer yet). */
+        if (conn_alive(c, now) && (gen == 0 || c->addr_gen == gen)) {
             c->reused = 1;
             c->next = NULL;
             *out = c;

@@ -11,6 +11,10 @@
 
 typedef struct np_conn_t np_conn_t;
 
+/* A handshake or certificate check failed on an https:// backend: a
+ * connect failure (nothing was sent), told apart for the answer. */
+#define NP_ETLS (APR_OS_START_USERERR + 1601)
+
 /* One backend address (an http:// target or a unix: socket). Mappings that
  * name the same address share it, and so share its connection pool. */
 typedef struct np_backend_t {
@@ -22,6 +26,10 @@ typedef struct np_backend_t {
     np_conn_t *idle;                 /* most recently used first            */
     int nidle;
     apr_sockaddr_t *addr;            /* resolved on first use, per child    */
+    void *tls;                       /* https://: the TLS layer's state      */
+    /* A host name re-resolved in the background (resolve/): */
+    void *dns;                       /* resolve/'s record; NULL: not managed */
+    apr_uint32_t addr_gen;           /* generation of addr (under lock)     */
 } np_backend_t;
 
 /* The transport seam: how bytes move on a backend connection (the plain
@@ -57,6 +65,7 @@ struct np_conn_t {
     apr_size_t bufsize;
     apr_time_t idle_since;
     int reused;                      /* came from the pool: may be closed   */
+    apr_uint32_t addr_gen;           /* the backend's addr_gen it was made at */
     np_conn_t *next;
     int borrowed;                    /* lives in a caller's pool (home):
                                       * closed on release, never pooled     */
@@ -66,11 +75,40 @@ struct np_conn_t {
 /* A WebSocket upgrade's connection only reads the 101 head with it. */
 #define NP_CONN_UPGRADE_BUFSIZE (8 * 1024)
 
+/* The TLS layer (tls/) plugs in here, so the pool needs no TLS code.
+ * setup: config time, for an https:// target as configured in server s:
+ * its state (NULL + *err when it cannot be set up) and *key, which tells
+ * settings apart (backends with other settings get pools of their own).
+ * handshake: on a new connection, within timeout; sets c->io. */
+typedef struct np_tls_provider_t {
+    void *(*setup)(apr_pool_t *pconf, server_rec *s, np_backend_t *b,
+                   const char **key, const char **err);
+    apr_status_t (*handshake)(np_conn_t *c, apr_interval_time_t timeout,
+                              const char **cause, apr_pool_t *rp);
+} np_tls_provider_t;
+void np_backend_tls_provider(const np_tls_provider_t *provider);
+
+/* Host names re-resolved in the background (resolve/) plug in here:
+ * generation: of b's current address list (0: none yet - the child then
+ * resolves the name itself, once, as without re-resolution); addresses:
+ * that list, allocated in p. */
+typedef struct np_dns_provider_t {
+    apr_uint32_t (*generation)(np_backend_t *b);
+    apr_status_t (*addresses)(np_backend_t *b, apr_pool_t *p,
+                              apr_sockaddr_t **out);
+} np_dns_provider_t;
+void np_backend_dns_provider(const np_dns_provider_t *provider);
+
+/* Every backend of the configuration (post_config on): key -> np_backend_t *. */
+apr_hash_t *np_backends_all(void);
+
 /* Config time: forget the previous generation's backends. */
 void np_backends_reset(apr_pool_t *pconf);
-/* Config time: the backend for a target, shared by key. */
-np_backend_t *np_backend_get(apr_pool_t *pconf, const np_target_t *t,
-                             apr_interval_time_t keepalive);
+/* Config time: the backend for a target as configured in server s,
+ * shared by key (and TLS settings); NULL + *err when it cannot be set up. */
+np_backend_t *np_backend_get(apr_pool_t *pconf, server_rec *s,
+                             const np_target_t *t,
+                             apr_interval_time_t keepalive, const char **err);
 /* child_init: locks and pools for every backend. */
 apr_status_t np_backends_child_init(apr_pool_t *pchild, server_rec *s);
 

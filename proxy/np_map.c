@@ -7,6 +7,7 @@
 #include "np_map.h"
 #include "np_duration.h"
 #include "np_uri.h"
+#include "np_tls.h"
 
 static apr_status_t fail(const char **err, const char *msg)
 {
@@ -16,7 +17,8 @@ static apr_status_t fail(const char **err, const char *msg)
 
 /* HOST[:PORT] followed by an optional path: fills host, port, authority, path. */
 static apr_status_t parse_authority_path(apr_pool_t *p, const char *s,
-                                         np_target_t *t, const char **err)
+                                         np_target_t *t, unsigned int port80,
+                                         const char **err)
 {
     const char *slash = strchr(s, '/');
     const char *auth = slash ? apr_pstrmemdup(p, s, slash - s) : s;
@@ -53,7 +55,7 @@ static apr_status_t parse_authority_path(apr_pool_t *p, const char *s,
             return fail(err, apr_psprintf(p, "target \"%s\" has no host", t->url));
         }
     }
-    t->port = 80;
+    t->port = port80;
     if (colon) {
         const char *d = colon + 1;
         long port = 0;
@@ -89,10 +91,19 @@ apr_status_t np_target_parse(apr_pool_t *p, const char *s, np_target_t *t,
     }
     if (strncasecmp(s, "http://", 7) == 0) {
         t->kind = NP_TARGET_HTTP;
-        if (parse_authority_path(p, s + 7, t, err) != APR_SUCCESS) {
+        if (parse_authority_path(p, s + 7, t, 80, err) != APR_SUCCESS) {
             return APR_EINVAL;
         }
         t->key = apr_psprintf(p, "http://%s:%u", t->host, t->port);
+        return APR_SUCCESS;
+    }
+    if (strncasecmp(s, "https://", 8) == 0) {
+        t->kind = NP_TARGET_HTTP;
+        t->tls = 1;
+        if (parse_authority_path(p, s + 8, t, 443, err) != APR_SUCCESS) {
+            return APR_EINVAL;
+        }
+        t->key = apr_psprintf(p, "https://%s:%u", t->host, t->port);
         return APR_SUCCESS;
     }
     if (strncasecmp(s, "unix:", 5) == 0) {
@@ -107,7 +118,7 @@ apr_status_t np_target_parse(apr_pool_t *p, const char *s, np_target_t *t,
             return fail(err, apr_psprintf(p, "target \"%s\": after '|' only "
                         "http://HOST[/PATH] is supported", s));
         }
-        if (parse_authority_path(p, bar + 8, t, err) != APR_SUCCESS) {
+        if (parse_authority_path(p, bar + 8, t, 80, err) != APR_SUCCESS) {
             return APR_EINVAL;
         }
         t->key = apr_pstrcat(p, "unix:", t->sock_path, NULL);
@@ -127,7 +138,25 @@ apr_status_t np_target_parse(apr_pool_t *p, const char *s, np_target_t *t,
         return APR_SUCCESS;
     }
     return fail(err, apr_psprintf(p, "target \"%s\" has an unknown scheme "
-                "(use http://, unix:/...|http:// or balancer://)", s));
+                "(use http://, https://, unix:/...|http:// or balancer://)", s));
+}
+
+apr_status_t np_target_set_sni(apr_pool_t *p, np_target_t *t, const char *name,
+                               const char **err)
+{
+    if (!t->tls) {
+        return fail(err, apr_psprintf(p, "sni=%s: only https:// targets use "
+                                      "a TLS server name", name));
+    }
+    if (t->sni) {
+        return fail(err, "sni= is given twice");
+    }
+    if (np_tls_check_sni(p, name, err) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    t->sni = name;
+    t->key = apr_pstrcat(p, t->key, "|sni=", name, NULL);
+    return APR_SUCCESS;
 }
 
 static apr_status_t set_flag(apr_pool_t *p, const char *key, const char *val,
@@ -170,7 +199,7 @@ apr_status_t np_mapping_set_key(apr_pool_t *p, np_mapping_t *m,
     if (!eq || eq == keyval) {
         return fail(err, apr_psprintf(p, "\"%s\" is not key=value (keys: "
                     "timeout, connecttimeout, websocket, preservehost, "
-                    "reverse)", keyval));
+                    "reverse, sni)", keyval));
     }
     key = apr_pstrmemdup(p, keyval, eq - keyval);
     val = eq + 1;
@@ -189,8 +218,11 @@ apr_status_t np_mapping_set_key(apr_pool_t *p, np_mapping_t *m,
     if (strcasecmp(key, "reverse") == 0) {
         return set_flag(p, key, val, &m->reverse, err);
     }
+    if (strcasecmp(key, "sni") == 0) {
+        return np_target_set_sni(p, &m->target, val, err);
+    }
     return fail(err, apr_psprintf(p, "unknown key \"%s\" (keys: timeout, "
-                "connecttimeout, websocket, preservehost, reverse)", key));
+                "connecttimeout, websocket, preservehost, reverse, sni)", key));
 }
 
 apr_status_t np_mapping_check_path(apr_pool_t *p, const char *path,

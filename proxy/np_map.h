@@ -7,7 +7,7 @@
 #include <apr_time.h>
 
 typedef enum {
-    NP_TARGET_HTTP,      /* http://HOST[:PORT][/PATH]                 */
+    NP_TARGET_HTTP,      /* http://HOST[:PORT][/PATH], or https:// (tls) */
     NP_TARGET_UNIX,      /* unix:/path.sock|http://localhost[/PATH]   */
     NP_TARGET_BALANCER   /* balancer://NAME[/PATH]                    */
 } np_target_kind_e;
@@ -21,6 +21,8 @@ typedef struct {
     const char *authority;  /* HOST[:PORT] exactly as written: the Host header when not preserved */
     const char *sock_path;  /* unix: socket path                                 */
     const char *path;       /* target path, "/" when none was written            */
+    int tls;                /* https:// (port 443 when not written)              */
+    const char *sni;        /* sni= override of the TLS server name, or NULL     */
 } np_target_t;
 
 /* Parse a NodeProxyPass TARGET. *err names what is wrong with the value. */
@@ -43,6 +45,11 @@ typedef struct np_mapping_t {
 } np_mapping_t;
 
 /* Apply one "key=value" of NodeProxyPass to m. */
+/* sni=NAME on an https:// target: the TLS server name sent and checked
+ * instead of the target host; it becomes part of the target's key. */
+apr_status_t np_target_set_sni(apr_pool_t *p, np_target_t *t, const char *name,
+                               const char **err);
+
 apr_status_t np_mapping_set_key(apr_pool_t *p, np_mapping_t *m,
                                 const char *keyval, const char **err);
 

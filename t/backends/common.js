@@ -5,6 +5,9 @@
 //   node <script>.js --name NAME --port PORT [--host 127.0.0.1]
 //   node <script>.js --name NAME --socket /path/to/app.sock
 //   [--keep-alive-timeout MS]
+//   [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-require-client-cert]]
+//     https instead of http (createServer below); with --tls-require-client-cert
+//     a client must present a certificate signed by --tls-ca
 // Environment fallbacks: NP_NAME, NP_PORT, NP_SOCKET, NP_KEEPALIVE_MS.
 
 const fs = require('fs');
@@ -25,10 +28,50 @@ function parseArgs(argv) {
     else if (a === '--host') { o.host = v; i++; }
     else if (a === '--socket') { o.socket = v; i++; }
     else if (a === '--keep-alive-timeout') { o.keepAliveTimeout = Number(v); i++; }
+    else if (a === '--tls-cert') { o.tlsCert = v; i++; }
+    else if (a === '--tls-key') { o.tlsKey = v; i++; }
+    else if (a === '--tls-ca') { o.tlsCa = v; i++; }
+    else if (a === '--tls-require-client-cert') { o.tlsRequireClientCert = true; }
     else { throw new Error('unknown argument ' + a); }
   }
   if (!o.socket && !o.port) throw new Error('need --port or --socket');
   return o;
+}
+
+// An http.Server, or an https.Server with --tls-cert. TLS facts are
+// counted in tlsStats: connections, handshakes resumed, last server name.
+const tlsStats = { connections: 0, resumed: 0, servernames: {}, client_certs: 0 };
+function createServer(o, handler) {
+  if (!o.tlsCert) return require('http').createServer(handler);
+  const opts = {
+    cert: fs.readFileSync(o.tlsCert),
+    key: fs.readFileSync(o.tlsKey),
+  };
+  if (o.tlsCa) opts.ca = fs.readFileSync(o.tlsCa);
+  if (o.tlsRequireClientCert) { opts.requestCert = true; opts.rejectUnauthorized = true; }
+  const server = require('https').createServer(opts, handler);
+  server.on('secureConnection', (s) => {
+    tlsStats.connections++;
+    if (s.isSessionReused()) tlsStats.resumed++;
+    const sn = s.servername || '(none)';
+    tlsStats.servernames[sn] = (tlsStats.servernames[sn] || 0) + 1;
+    if (s.authorized && s.getPeerCertificate() && s.getPeerCertificate().subject) tlsStats.client_certs++;
+  });
+  return server;
+}
+
+// What TLS said about a request's connection (null over plain http).
+function tlsInfo(req) {
+  const s = req.socket;
+  if (!s.encrypted) return null;
+  const pc = s.getPeerCertificate ? s.getPeerCertificate() : null;
+  return {
+    servername: s.servername || null,
+    resumed: s.isSessionReused(),
+    protocol: s.getProtocol(),
+    alpn: s.alpnProtocol || null,
+    client_cn: pc && pc.subject ? pc.subject.CN : null,
+  };
 }
 
 // Listen on a TCP port or a unix socket; the socket is made world-writable so
@@ -70,4 +113,4 @@ function patternBlock() {
   return b;
 }
 
-module.exports = { parseArgs, listen, patternBlock };
+module.exports = { parseArgs, listen, patternBlock, createServer, tlsInfo, tlsStats };

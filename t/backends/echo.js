@@ -32,7 +32,7 @@
 
 const http = require('http');
 const crypto = require('crypto');
-const { parseArgs, listen, patternBlock } = require('./common');
+const { parseArgs, listen, patternBlock, createServer, tlsInfo, tlsStats } = require('./common');
 
 const o = parseArgs(process.argv.slice(2));
 let count = 0;
@@ -68,6 +68,7 @@ function describe(req, extra) {
     httpVersion: req.httpVersion,
     headers: req.headers,
     rawHeaders: req.rawHeaders,
+    tls: tlsInfo(req),
   }, extra || {});
 }
 
@@ -92,7 +93,8 @@ function control(req, res, u) {
   else if (p === '/__np/delay') ctl.delay = Number(u.searchParams.get('ms') || 0);
   else if (p !== '/__np/stats') { send(res, 404, { error: 'unknown control' }); return; }
   send(res, 200, { name: o.name, counts: ctl.counts, first: ctl.first, last: ctl.last,
-                   hung: ctl.hung, health_mode: ctl.health, delay_ms: ctl.delay });
+                   hung: ctl.hung, health_mode: ctl.health, delay_ms: ctl.delay,
+                   connections, tls: tlsStats });
 }
 
 function health(req, res) {
@@ -108,7 +110,8 @@ function health(req, res) {
   });
 }
 
-const server = http.createServer((req, res) => {
+let connections = 0;
+const server = createServer(o, (req, res) => {
   const u0 = new URL(req.url, 'http://x');
   if (u0.pathname.startsWith('/__np/')) { req.resume(); control(req, res, u0); return; }
   {
@@ -252,4 +255,6 @@ server.requestTimeout = 0;   // large uploads must not be cut off
 server.on('clientError', (err, sock) => {
   if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nX-Backend: ' + o.name + '\r\nConnection: close\r\n\r\n');
 });
+// every connection accepted (TCP; over https: completed handshakes too, in tls)
+server.on('connection', () => { connections++; });
 listen(server, o);

@@ -33,7 +33,7 @@
 const http = require('http');
 const crypto = require('crypto');
 const { WebSocketServer } = require('ws');
-const { parseArgs, listen } = require('./common');
+const { parseArgs, listen, createServer, tlsInfo } = require('./common');
 
 const o = parseArgs(process.argv.slice(2));
 const st = {
@@ -64,7 +64,7 @@ function describe(req) {
   };
 }
 
-const server = http.createServer((req, res) => {
+const server = createServer(o, (req, res) => {
   if (req.url === '/__np/stats') { sendJson(res, 200, Object.assign({ name: o.name }, st)); return; }
   if (req.url === '/__np/reset') {
     Object.assign(st, { opened: 0, closed: 0, upgrades: 0, rejected: 0, http: 0,
@@ -94,7 +94,7 @@ wss.on('connection', (ws, req) => {
   };
   ws.on('close', onClose);
   ws.on('error', () => { /* a reset peer: 'close' follows */ });
-  ws.send(JSON.stringify({ hello: o.name, url: req.url, headers: req.headers }));
+  ws.send(JSON.stringify({ hello: o.name, url: req.url, headers: req.headers, tls: tlsInfo(req) }));
   ws.on('message', (data, isBinary) => {
     if (!isBinary && data.length === 7 && data.toString() === '__close') {
       ws.close(1000, 'asked');

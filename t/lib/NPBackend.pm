@@ -17,6 +17,11 @@ package NPBackend;
 #   $b->kill9;            # SIGKILL, like a crashed Node process
 #   $b = $b->restart;     # a new process on the same port/socket (a new object)
 #
+# https backends (echo.js, ws.js): tls => {cert => F, key => F[, ca => F,
+# require_client_cert => 1][, client_cert => F, client_key => F]}; the control
+# endpoints are then asked over TLS too (with client_cert/client_key when the
+# backend requires one). host => '127.0.0.2' listens there instead of 127.0.0.1.
+#
 # start() waits (at most 10 s, option wait => N) until the backend accepts
 # connections and dies with the backend's log when it does not. A port that
 # already accepts connections before the start is an error (a stale backend
@@ -38,11 +43,11 @@ use Time::HiRes qw(sleep time);
 our $T_DIR = abs_path(File::Spec->catdir(dirname(__FILE__), File::Spec->updir));
 
 sub _connect {
-    my $where = shift;
+    my ($where, $host) = @_;
     if ($where =~ m{/}) {
         return IO::Socket::UNIX->new(Peer => $where, Type => IO::Socket::UNIX::SOCK_STREAM());
     }
-    return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $where,
+    return IO::Socket::INET->new(PeerAddr => $host || '127.0.0.1', PeerPort => $where,
                                  Proto => 'tcp', Timeout => 1);
 }
 
@@ -65,7 +70,7 @@ sub start {
 
     my $is_sock = $where =~ m{/};
     if (!$is_sock) {
-        if (my $s = _connect($where)) {
+        if (my $s = _connect($where, $opt{host})) {
             close $s;
             die "NPBackend: 127.0.0.1:$where already accepts connections " .
                 "before backend '$name' starts (stale backend?)\n";
@@ -74,6 +79,12 @@ sub start {
 
     my @args = ('--name', $name, $is_sock ? ('--socket', $where) : ('--port', $where));
     push @args, '--keep-alive-timeout', $opt{keepalive} if defined $opt{keepalive};
+    push @args, '--host', $opt{host} if $opt{host};
+    if (my $tls = $opt{tls}) {
+        push @args, '--tls-cert', $tls->{cert}, '--tls-key', $tls->{key};
+        push @args, '--tls-ca', $tls->{ca} if $tls->{ca};
+        push @args, '--tls-require-client-cert' if $tls->{require_client_cert};
+    }
 
     my $node = $ENV{NODE} || 'node';
     mkdir "$T_DIR/logs" unless -d "$T_DIR/logs";
@@ -106,7 +117,7 @@ sub start {
         # A unix socket is connectable (by root, this process) as soon as the
         # backend listens, but httpd's children can use it only once the
         # backend has made it world-writable: wait for that too.
-        if (my $s = _connect($where)) {
+        if (my $s = _connect($where, $opt{host})) {
             close $s;
             last if !$is_sock || ((stat $where)[2] // 0) & 0002;
         }
@@ -160,15 +171,23 @@ sub restart {
 # GET a control path of echo.js directly (not through httpd); decoded JSON
 sub ctl {
     my ($self, $path) = @_;
-    my $s = _connect($self->{where})
+    my $s = _connect($self->{where}, $self->{opt}{host})
         or die "NPBackend: cannot reach backend '$self->{name}' at $self->{where}: $!\n";
+    if (my $tls = $self->{opt}{tls}) {
+        require IO::Socket::SSL;
+        IO::Socket::SSL->start_SSL($s, SSL_verify_mode => 0, SSL_hostname => 'localhost',
+            ($tls->{client_cert} ? (SSL_cert_file => $tls->{client_cert},
+                                    SSL_key_file => $tls->{client_key}) : ()))
+            or die "NPBackend: TLS to backend '$self->{name}' failed: " .
+                   IO::Socket::SSL::errstr() . "\n";
+    }
     $s->autoflush(1);
     print $s "GET $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     my $raw = '';
     my $deadline = time + 5;
     my $sel = IO::Select->new($s);
     while (time < $deadline) {
-        last unless $sel->can_read(1);
+        last unless (ref($s) =~ /SSL/ && $s->pending) || $sel->can_read(1);
         my $n = sysread($s, my $buf, 65536);
         last unless $n;
         $raw .= $buf;

@@ -103,6 +103,54 @@ sub make_cert {
     chmod 0644, $crt;
 }
 
+# The PKI of the https:// backend tests (https_backend.t), made with openssl
+# into t/conf/np-pki (not in git): it must exist before httpd reads
+# NodeBackendCA / NodeBackendClientCert.
+#   ca.crt        the CA httpd trusts (NodeBackendCA)
+#   server.*      signed by it: CN localhost, SAN localhost, alt.np.test, 127.0.0.1
+#   other-ca.crt, other.*   another CA and a server certificate it signed
+#                 (same names): "unknown CA" for httpd
+#   client-ca.crt, client.*   the client certificate httpd presents
+#                 (NodeBackendClientCert), signed by the CA the Node backend
+#                 that requires one trusts
+our $PKI_DIR = "$T_DIR/conf/np-pki";
+
+sub _openssl {
+    my @cmd = @_;
+    my $out = `@{[join ' ', 'openssl', map { "'$_'" } @cmd]} 2>&1`;
+    fatal("openssl @cmd failed:\n$out") if $? != 0;
+}
+
+sub make_backend_pki {
+    my $d = $PKI_DIR;
+    return if -s "$d/client.key" && -s "$d/other.crt";
+    make_path($d, { mode => 0755 });
+    my @ec = ('-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes');
+    for my $ca (['ca', 'np test CA'], ['other-ca', 'np other CA'], ['client-ca', 'np client CA']) {
+        _openssl('req', '-x509', @ec, '-days', '3650', '-subj', "/CN=$ca->[1]",
+                 '-addext', 'basicConstraints=critical,CA:TRUE',
+                 '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+                 '-keyout', "$d/$ca->[0].key", '-out', "$d/$ca->[0].crt");
+    }
+    my %ext = (
+        server => "subjectAltName=DNS:localhost,DNS:alt.np.test,IP:127.0.0.1\n" .
+                  "extendedKeyUsage=serverAuth\n",
+        client => "extendedKeyUsage=clientAuth\n",
+    );
+    for my $leaf (['server', 'ca', 'localhost', 'server'], ['other', 'other-ca', 'localhost', 'server'],
+                  ['client', 'client-ca', 'np-proxy-client', 'client']) {
+        my ($name, $ca, $cn, $kind) = @$leaf;
+        open my $fh, '>', "$d/$name.ext" or fatal("$d/$name.ext: $!");
+        print $fh "basicConstraints=CA:FALSE\n$ext{$kind}";
+        close $fh;
+        _openssl('req', @ec, '-subj', "/CN=$cn", '-keyout', "$d/$name.key", '-out', "$d/$name.csr");
+        _openssl('x509', '-req', '-in', "$d/$name.csr", '-CA', "$d/$ca.crt", '-CAkey', "$d/$ca.key",
+                 '-CAcreateserial', '-days', '3650', '-extfile', "$d/$name.ext",
+                 '-out', "$d/$name.crt");
+    }
+    chmod 0644, glob("$d/*");
+}
+
 sub check_ports_free {
     for my $port (@BACKEND_PORTS, 29199) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
@@ -135,6 +183,7 @@ sub configure {
     make_path("$T_DIR/run", { mode => 0755 });
     chmod 0755, "$T_DIR/run";
     make_cert();
+    make_backend_pki();
     make_maint_files();
     $self->SUPER::configure(@_);
 }

@@ -70,11 +70,37 @@ my @bad = (
     ['NodeErrorOverride off with codes', 'NodeErrorOverride off 500', qr/NodeErrorOverride/, qr/off takes no status codes/],
 );
 
-plan tests => 2 * @bad + 4, need_module('nodeproxy');
+# https:// backends (issue 16): bad TLS files and names. The PKI is made by
+# t/lib/NPTestRun.pm before the server starts.
+my $pki = t_path('conf', 'np-pki');
+my @bad_tls = (
+    ['unreadable CA file', 'NodeBackendCA /nonexistent/np-ca.pem', qr/NodeBackendCA/,
+     qr{cannot read "/nonexistent/np-ca\.pem"}],
+    ['CA file without certificates', 'NodeBackendCA @DIR@/maint.html', qr/NodeBackendCA/,
+     qr/maint\.html" holds no usable PEM certificate/],
+    ['unreadable client certificate', 'NodeBackendClientCert /nonexistent/np-client.pem',
+     qr/NodeBackendClientCert/, qr{cannot read "/nonexistent/np-client\.pem"}],
+    ['unreadable client key', "NodeBackendClientCert $pki/client.crt /nonexistent/np-client.key",
+     qr/NodeBackendClientCert/, qr{cannot read "/nonexistent/np-client\.key"}],
+    ['client certificate file that is not one', 'NodeBackendClientCert @DIR@/maint.html',
+     qr/NodeBackendClientCert/, qr/maint\.html" is not a PEM certificate/],
+    ['key that does not match the certificate', "NodeBackendClientCert $pki/client.crt $pki/other.key",
+     qr/NodeBackendClientCert/, qr/other\.key" does not match the certificate ".*client\.crt"/],
+    ['sni= on an http:// target', 'NodeProxyPass /x http://127.0.0.1:29101/ sni=app.test',
+     qr/NodeProxyPass/, qr/sni=app\.test: only https/],
+    ['sni= that is an IP address', 'NodeProxyPass /x https://127.0.0.1:29450/ sni=10.0.0.1',
+     qr/NodeProxyPass/, qr/sni="10\.0\.0\.1": a TLS server name cannot be an IP address/],
+    ['bad sni= on a member', ['<NodeBalancer b>', 'NodeMember https://127.0.0.1:29450 sni=a_b', '</NodeBalancer>'],
+     qr/NodeMember/, qr/'_' is not allowed/],
+    ['NodeBackendVerify not a flag', 'NodeBackendVerify maybe', qr/NodeBackendVerify/, qr/On or Off/i],
+);
+
+plan tests => 2 * (@bad + @bad_tls) + 6, need_module('nodeproxy');
 
 # configtest(@lines) is in NPTest: apache2 -t on a generated configuration
 
 configtest_bad(@bad);
+configtest_bad(@bad_tls);
 
 # good configurations
 {
@@ -129,4 +155,22 @@ configtest_bad(@bad);
     );
     ok t_cmp($rc, 0, "a good balancer configuration passes configtest: $out");
     ok t_cmp($out, qr/Syntax OK/, 'Syntax OK (balancer)');
+}
+{
+    my ($rc, $out) = configtest(
+        "NodeBackendCA $pki/ca.crt",
+        "NodeBackendClientCert $pki/client.crt $pki/client.key",
+        'NodeBackendVerify on',
+        'NodeProxyPass /s/ https://localhost:29450/ sni=alt.np.test',
+        '<VirtualHost 127.0.0.1:29150>',
+        '    NodeBackendVerify off',
+        '    <NodeBalancer tb>',
+        '        NodeMember https://127.0.0.1:29455-29456 sni=localhost',
+        '        NodeMember http://127.0.0.1:29453',
+        '    </NodeBalancer>',
+        '    NodeProxyPass / balancer://tb/',
+        '</VirtualHost>',
+    );
+    ok t_cmp($rc, 0, "a good https:// configuration passes configtest: $out");
+    ok t_cmp($out, qr/Syntax OK/, 'Syntax OK (https)');
 }

@@ -1,0 +1,30 @@
+/* Glue: https:// backends with OpenSSL - their directives, one SSL_CTX per
+ * distinct settings, the handshake, and the TLS transport of the pool's
+ * connections (proxy/mod_nodeproxy_pool.h). */
+#ifndef MOD_NODEPROXY_TLS_H
+#define MOD_NODEPROXY_TLS_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+/* NodeBackendCA / NodeBackendVerify / NodeBackendClientCert, per server;
+ * NULL / NP_UNSET mean "not set here". */
+typedef struct np_tls_conf_t {
+    const char *ca;          /* file or directory; NULL: system store only  */
+    int verify;              /* NP_UNSET: on                                */
+    const char *cert;        /* client certificate (chain) file             */
+    const char *key;         /* its key (NULL: in the certificate file)     */
+} np_tls_conf_t;
+
+np_tls_conf_t *np_tls_conf_create(apr_pool_t *p);
+np_tls_conf_t *np_tls_conf_merge(apr_pool_t *p, const np_tls_conf_t *base,
+                                 const np_tls_conf_t *add);
+
+const char *np_tls_cmd_ca(cmd_parms *cmd, void *dconf, const char *arg);
+const char *np_tls_cmd_verify(cmd_parms *cmd, void *dconf, int on);
+const char *np_tls_cmd_client_cert(cmd_parms *cmd, void *dconf,
+                                   const char *cert, const char *key);
+
+void np_tls_register_hooks(apr_pool_t *p);
+
+#endif
