@@ -13,6 +13,7 @@
 #include "admission/mod_nodeproxy_admission.h"
 #include "control/mod_nodeproxy_control.h"
 #include "tls/mod_nodeproxy_tls.h"
+#include "resolve/mod_nodeproxy_resolve.h"
 
 static void register_hooks(apr_pool_t *p)
 {
@@ -26,6 +27,7 @@ static void register_hooks(apr_pool_t *p)
     np_admission_register_hooks(p);
     np_control_register_hooks(p);
     np_tls_register_hooks(p);
+    np_resolve_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(nodeproxy) = {

@@ -18,6 +18,7 @@
 #include "mod_nodeproxy_hcheck.h"
 #include "mod_nodeproxy_admission.h"
 #include "mod_nodeproxy_tls.h"
+#include "mod_nodeproxy_resolve.h"
 #include "np_duration.h"
 #include "np_cidr.h"
 #include "mod_nodeproxy_errover.h"
@@ -443,6 +444,10 @@ const command_rec np_cmds[] = {
     AP_INIT_TAKE12("NodeBackendClientCert", np_tls_cmd_client_cert, NULL,
         RSRC_CONF, "CERTFILE [KEYFILE] - client certificate for mutual TLS "
         "to https:// backends"),
+    /* backend host names re-resolved in the background (resolve/) */
+    AP_INIT_TAKE1("NodeResolveInterval", np_resolve_cmd_interval, NULL,
+        RSRC_CONF, "DURATION - how often backend host names are looked up "
+        "again (30s; 0 = at start only)"),
     { NULL }
 };
 

@@ -243,6 +243,9 @@ my @RUNNING;   # every httpd started by this process, stopped in END
 #   tag => 'load', port => N, conf => '...', loglevel => 'info nodeproxy:trace1',
 #   ssl => 1 (loads mod_ssl and mod_http2), extra_listen => [ports],
 #   servers => N (children of 25 threads; default 2)
+#   hosts => FILE: httpd runs in a mount namespace of its own where FILE is
+#     bind-mounted on /etc/hosts (needs root); rewrite FILE in place (same
+#     inode) to change what names resolve to for that httpd only
 sub start {
     my ($class, %a) = @_;
     my $tag = $a{tag} or die 'tag';
@@ -331,8 +334,13 @@ EOC
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$dir/stdout.log";
         open STDERR, '>&', \*STDOUT;
+        my $run = "exec '$httpd' -f '$cf' -D FOREGROUND";
+        # unshare -m makes the new namespace's mounts private: the bind
+        # mount is seen by this httpd only
+        $run = "exec unshare -m /bin/sh -c \"mount --bind '$a{hosts}' /etc/hosts && $run\""
+            if $a{hosts};
         { exec '/bin/sh', '-c', "ulimit -n $NPAsync::NOFILE 2>/dev/null || ulimit -n \$(ulimit -Hn); " .
-                "exec '$httpd' -f '$cf' -D FOREGROUND"; }
+                $run; }
         POSIX::_exit(127);
     }
     my $self = bless { pid => $pid, dir => $dir, port => $a{port}, conf => $cf,

@@ -70,7 +70,8 @@ my @bad = (
     ['NodeErrorOverride off with codes', 'NodeErrorOverride off 500', qr/NodeErrorOverride/, qr/off takes no status codes/],
 );
 
-# https:// backends (issue 16): bad TLS files and names. The PKI is made by
+# https:// backends and re-resolved names (issue 16): bad TLS files and
+# names, bad NodeResolveInterval values. The PKI is made by
 # t/lib/NPTestRun.pm before the server starts.
 my $pki = t_path('conf', 'np-pki');
 my @bad_tls = (
@@ -93,6 +94,13 @@ my @bad_tls = (
     ['bad sni= on a member', ['<NodeBalancer b>', 'NodeMember https://127.0.0.1:29450 sni=a_b', '</NodeBalancer>'],
      qr/NodeMember/, qr/'_' is not allowed/],
     ['NodeBackendVerify not a flag', 'NodeBackendVerify maybe', qr/NodeBackendVerify/, qr/On or Off/i],
+    ['bad NodeResolveInterval', 'NodeResolveInterval soon', qr/NodeResolveInterval/, qr/soon/],
+    ['too short NodeResolveInterval', 'NodeResolveInterval 100ms', qr/NodeResolveInterval/,
+     qr/"100ms" is too short: use 0 \(resolve at start only\) or at least 1s/],
+    ['negative NodeResolveInterval', 'NodeResolveInterval -5s', qr/NodeResolveInterval/, qr/-5s/],
+    ['NodeResolveInterval in a virtual host',
+     ['<VirtualHost 127.0.0.1:29150>', '    NodeResolveInterval 10s', '</VirtualHost>'],
+     qr/NodeResolveInterval/, qr/only in the main server/],
 );
 
 plan tests => 2 * (@bad + @bad_tls) + 6, need_module('nodeproxy');
@@ -161,6 +169,7 @@ configtest_bad(@bad_tls);
         "NodeBackendCA $pki/ca.crt",
         "NodeBackendClientCert $pki/client.crt $pki/client.key",
         'NodeBackendVerify on',
+        'NodeResolveInterval 45s',
         'NodeProxyPass /s/ https://localhost:29450/ sni=alt.np.test',
         '<VirtualHost 127.0.0.1:29150>',
         '    NodeBackendVerify off',
