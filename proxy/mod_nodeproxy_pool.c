@@ -58,6 +58,25 @@ static APR_INLINE apr_uint32_t dns_generation(np_backend_t *b)
     return b->dns ? dns_provider->generation(b) : 0;
 }
 
+const char *np_backend_address(np_backend_t *b, apr_pool_t *p)
+{
+    apr_sockaddr_t *sa = NULL;
+    const char *out = NULL;
+    if (b->target->kind == NP_TARGET_UNIX) {
+        return b->target->sock_path;
+    }
+    if (dns_generation(b) == 0
+        || dns_provider->addresses(b, p, &sa) != APR_SUCCESS) {
+        sa = b->addr;   /* a pointer read: lists are never freed */
+    }
+    for (; sa; sa = sa->next) {
+        char *ip = NULL;
+        apr_sockaddr_ip_get(&ip, sa);
+        out = out ? apr_pstrcat(p, out, ", ", ip, NULL) : ip;
+    }
+    return out;
+}
+
 void np_backend_tls_provider(const np_tls_provider_t *provider)
 {
     tls_provider = provider;

@@ -99,6 +99,11 @@ typedef struct np_dns_provider_t {
 } np_dns_provider_t;
 void np_backend_dns_provider(const np_dns_provider_t *provider);
 
+/* The address(es) b's new connections go to now, for the status page:
+ * the background answer for a re-resolved name, else what this child
+ * resolved (NULL: nothing yet). */
+const char *np_backend_address(np_backend_t *b, apr_pool_t *p);
+
 /* Every backend of the configuration (post_config on): key -> np_backend_t *. */
 apr_hash_t *np_backends_all(void);
 

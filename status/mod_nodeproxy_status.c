@@ -75,6 +75,7 @@ void np_status_snapshot_member(np_status_member_t *sm, const np_balancer_t *b,
     sm->configured_weight = m->spec.weight;
     sm->weight = np_member_weight(m);
     sm->effective_weight = np_member_effective_weight(b, m, now);
+    sm->address = np_backend_address(m->backend, p);
 }
 
 static np_status_t *snapshot(request_rec *r)

@@ -20,6 +20,7 @@
  *       "members": [
  *         {
  *           "url": "http://127.0.0.1:3001",   member URL as configured
+ *           "address": "127.0.0.1",           address(es) new connections go to, null = not resolved yet
  *           "route": "a1b2c3",                sticky route id (null if none)
  *           "state": "usable",                "usable" | "failed" | "unhealthy"
  *           "reason": null,                   why it is out, null when usable
@@ -272,9 +273,9 @@ static void json_member_admin(outbuf_t *o, const np_status_member_t *m)
 static void json_member(outbuf_t *o, const np_status_member_t *m)
 {
     apr_pool_t *p = o->p;
-    out_fmt(o, "{\"url\":%s,\"route\":%s,\"state\":\"%s\",\"reason\":%s,"
-            "\"state_since\":%s,\"weight\":%d,\"standby\":%s,",
-            json_str(p, m->url), json_str(p, m->route),
+    out_fmt(o, "{\"url\":%s,\"address\":%s,\"route\":%s,\"state\":\"%s\","
+            "\"reason\":%s,\"state_since\":%s,\"weight\":%d,\"standby\":%s,",
+            json_str(p, m->url), json_str(p, m->address), json_str(p, m->route),
             np_status_state_name(m->state), json_str(p, m->reason),
             json_time(p, m->state_since), m->weight,
             m->standby ? "true" : "false");
@@ -651,6 +652,9 @@ static void html_member(outbuf_t *o, const np_status_t *st,
 
     out_fmt(o, "<tr data-member=\"%s\"><td>%s", escape(p, m->url, html_repl),
             escape(p, m->url, html_repl));
+    if (m->address) {
+        out_fmt(o, " <small>at %s</small>", escape(p, m->address, html_repl));
+    }
     if (m->route && *m->route) {
         out_fmt(o, " <small>route %s</small>", escape(p, m->route, html_repl));
     }

@@ -43,6 +43,8 @@ typedef struct {
     const char *admin;            /* "ready", "drain", "maint" (NULL: ready) */
     int configured_weight;        /* NodeMember weight=                      */
     int effective_weight;         /* after slow start, hundredths of a weight */
+    /* backend names re-resolved (issue 16) */
+    const char *address;          /* address(es) in use ("10.0.3.7"), NULL = not known yet */
 } np_status_member_t;
 
 /* Admission control: a balancer's queue of requests waiting for a free

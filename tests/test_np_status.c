@@ -38,6 +38,7 @@ static const np_status_t *snapshot(void)
 
     m = &app_members[0];
     m->url = "http://127.0.0.1:3001";
+    m->address = "127.0.0.1";
     m->route = "r1";
     m->state = NP_STATE_USABLE;
     m->state_since = AGO(65);
@@ -579,7 +580,8 @@ static void test_json(void **state)
     assert_contains(j, "{\"name\":\"api\",\"method\":\"round-robin\","
                        "\"sticky_cookie\":null,\"members\":[");
     /* usable member, complete */
-    assert_contains(j, "{\"url\":\"http://127.0.0.1:3001\",\"route\":\"r1\","
+    assert_contains(j, "{\"url\":\"http://127.0.0.1:3001\",\"address\":\"127.0.0.1\","
+                       "\"route\":\"r1\","
                        "\"state\":\"usable\",\"reason\":null,"
                        "\"state_since\":1699999935.250,\"weight\":2,\"standby\":false,"
                        "\"pending\":3,\"requests\":1000,\"failures\":0,"
@@ -599,7 +601,8 @@ static void test_json(void **state)
                        "\"state_since\":null,\"weight\":1,\"standby\":true,");
     assert_contains(j, "\"latency_ewma_ms\":1500.1,");
     /* no route, no health checks */
-    assert_contains(j, "{\"url\":\"unix:/run/api.sock|http://localhost\",\"route\":null,");
+    assert_contains(j, "{\"url\":\"unix:/run/api.sock|http://localhost\",\"address\":null,"
+                       "\"route\":null,");
     assert_contains(j, "\"health\":{\"enabled\":false,\"last_status\":null,"
                        "\"last_check\":null,\"checks_total\":0},");
     assert_contains(j, "\"latency_ewma_ms\":1.0,");
@@ -895,7 +898,7 @@ static void test_html(void **state)
                        "<th>pending</th><th>requests</th><th>failures</th>"
                        "<th>latency (ms)</th><th>last health check</th>");
     /* member rows, column by column */
-    assert_contains(h, "<tr data-member=\"http://127.0.0.1:3001\"><td>http://127.0.0.1:3001 <small>route r1</small></td>"
+    assert_contains(h, "<tr data-member=\"http://127.0.0.1:3001\"><td>http://127.0.0.1:3001 <small>at 127.0.0.1</small> <small>route r1</small></td>"
                        "<td><span class=\"usable\">usable</span> <small>for 1m 5s</small></td>"
                        "<td></td><td class=\"n\">2</td><td class=\"n\">3 <small>of max 4</small></td>"
                        "<td class=\"n\">1000</td><td class=\"n\">0</td>"

@@ -17,6 +17,7 @@
 //   .../slow?ms=N         wait N ms, then the default JSON answer
 //   .../count             {"count": number of non-/count requests seen so far}
 //   .../reset-count       resets the counter
+//   ...?close=1           (any path) answered with Connection: close
 //   .../healthz           the health endpoint: 200 {"ok":true} (mode ok), 503 (mode
 //                         fail), or no answer at all until the client gives up (hang)
 // Control endpoints (send them to the backend directly, not through httpd):
@@ -114,6 +115,7 @@ let connections = 0;
 const server = createServer(o, (req, res) => {
   const u0 = new URL(req.url, 'http://x');
   if (u0.pathname.startsWith('/__np/')) { req.resume(); control(req, res, u0); return; }
+  if (u0.searchParams.get('close') === '1') res.setHeader('Connection', 'close');
   {
     const k = u0.pathname;
     const now = Date.now();

@@ -21,7 +21,7 @@ use NPTest qw(:all);
 use NPBackend ();
 use NPAsync ();
 
-plan tests => 12, need_module('nodeproxy');
+plan tests => 13, need_module('nodeproxy');
 
 my $NAME = 'np-dns-app.test';
 my $BPORT = 29460;
@@ -45,7 +45,10 @@ my $b = NPBackend::start('dnsB', 'echo.js', $BPORT, host => '127.0.0.3');
 my ($port) = NPAsync::free_ports(1);
 my $httpd = NPAsync::Httpd->start(tag => 'dns', port => $port, hosts => $hosts, conf => <<"EOC");
 NodeResolveInterval 1s
-NodeProxyPass /d/ http://$NAME:$BPORT/
+<NodeBalancer dns>
+    NodeMember http://$NAME:$BPORT
+</NodeBalancer>
+NodeProxyPass /d/ balancer://dns/
 EOC
 
 # sequential requests for $secs seconds: [start, status, backend]
@@ -124,6 +127,19 @@ sub by_backend { my %n; $n{ $_->[2] }++ for @_; join ',', map { "$_=$n{$_}" } so
     my @r = traffic(1.5, 'multi');
     ok t_cmp(by_backend(@r), 'dnsB=' . scalar(@r),
              'two addresses, the first refusing: every request answered by the other (' . scalar(@r) . ')');
+}
+
+# ---- the status page shows the address in use (1)
+{
+    write_hosts('127.0.0.3');
+    my $got = '';
+    wait_until(5, sub {
+        my $r = http_req(port => $port, path => '/np-status?format=json');
+        $got = $r->{body} // '';
+        return $got =~ /"address":"127\.0\.0\.3"/;
+    }, 0.2);
+    ok t_cmp($got, qr/"url":"http:\/\/$NAME:$BPORT","address":"127\.0\.0\.3"/,
+             'status page: the member named by DNS and the address in use');
 }
 
 $httpd->stop;

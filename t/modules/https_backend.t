@@ -35,7 +35,7 @@ my $hc1 = NPBackend::start('hc1', 'echo.js', 29455, tls => {%good});
 my $hc2 = NPBackend::start('hc2', 'echo.js', 29456, tls => {%good});
 
 my $port = vhost_port('np_https');
-my $nopool = vhost_port('np_https_nopool');
+my $nocert = vhost_port('np_https_nocert');
 my $noverify = vhost_port('np_https_noverify');
 
 sub get {
@@ -115,7 +115,7 @@ sub get {
     ok t_cmp($r->{status}, 200, 'Node requiring a client certificate: 200');
     ok t_cmp(($j->{tls} || {})->{client_cn} // '(none)', 'np-proxy-client',
              '... it got NodeBackendClientCert\'s certificate');
-    ($r) = get($nopool, '/mtls/x');
+    ($r) = get($nocert, '/mtls/x');
     ok t_cmp($r->{status}, 502, 'without NodeBackendClientCert that backend refuses: 502');
 }
 
@@ -135,18 +135,19 @@ sub get {
     ok t_cmp($reused >= 15 ? 1 : 0, 1, "keep-alive: $reused of 30 requests came on a reused TLS connection");
 }
 
-# ---- session resumption (no pooling: a handshake per request) (2)
+# ---- session resumption (Node answers Connection: close: a handshake per
+# request) (2)
 {
     my $st0 = $hs1->stats->{tls};
     my $ok = 0;
     for my $i (1 .. 12) {
-        my ($r) = get($nopool, "/v/res$i");
+        my ($r) = get($port, "/v/res$i?close=1");
         $ok++ if $r->{status} == 200;
     }
     my $st = $hs1->stats->{tls};
     my ($hs, $res) = ($st->{connections} - $st0->{connections}, $st->{resumed} - $st0->{resumed});
     ok t_cmp($ok . ' ' . ($hs >= 12 ? 'new' : "only $hs"), '12 new',
-             'NodeBackendKeepAlive 0: 12 requests 200, each on a new TLS connection');
+             'Connection: close from Node: 12 requests 200, each on a new TLS connection');
     # a TLS 1.3 ticket resumes once and Node sends two per full handshake:
     # in each child F R R F R R ... (up to 4 children)
     ok t_cmp($res >= 4 ? 1 : 0, 1, "session resumption: $res of $hs handshakes resumed a session");
