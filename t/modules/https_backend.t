@@ -141,7 +141,7 @@ sub get {
     my $st0 = $hs1->stats->{tls};
     my $ok = 0;
     for my $i (1 .. 12) {
-        my ($r) = get($port, "/v/res$i?close=1");
+        my ($r) = get($nocert, "/v/res$i?close=1");
         $ok++ if $r->{status} == 200;
     }
     my $st = $hs1->stats->{tls};
