@@ -140,7 +140,7 @@ for my $case (['early413', 413, 'too large'], ['early401', 401, 'denied']) {
              sprintf("... at once, with the 64 KiB of an 8 MiB upload sent (%.1f s; body '%s')", $dt, $r->{body}));
     ok t_cmp($eof, 1, '... and the client connection is closed (the rest of the upload is not read)');
     my $id = hdr($r, 'X-Conn') // 0;
-    ok t_cmp(wait_until(5, sub { !conn_open($id) }, 0.1) ? 1 : 0, 1, "... and that backend connection ($id) is closed");
+    ok t_cmp(wait_until(15, sub { !conn_open($id) }, 0.1) ? 1 : 0, 1, "... and that backend connection ($id) is closed");
 }
 
 # ---- bodyless responses that carry a body (9) --------------------------------------
