@@ -5,7 +5,8 @@
 # the error log; NodeBackendVerify off; a client certificate Node requires;
 # pooled keep-alive TLS connections and session resumption; 64 MiB each way
 # streamed; SSE and a slow answer (async wait); a WebSocket to a wss backend;
-# health checks over https; a balancer mixing http and https members.
+# health checks over https; a balancer mixing http and https members; the
+# connect timeout covering the handshake (a backend that never answers it).
 use strict;
 use warnings FATAL => 'all';
 
@@ -20,7 +21,7 @@ use NPTest qw(:all);
 use NPBackend ();
 use NPWs ();
 
-plan tests => 45, need_module('nodeproxy');
+plan tests => 51, need_module('nodeproxy');
 
 my $pki = t_path('conf', 'np-pki');
 my %good = (cert => "$pki/server.crt", key => "$pki/server.key");
@@ -33,6 +34,7 @@ my $hp  = NPBackend::start('hp', 'echo.js', 29453);
 my $hws = NPBackend::start('hws', 'ws.js', 29454, tls => {%good});
 my $hc1 = NPBackend::start('hc1', 'echo.js', 29455, tls => {%good});
 my $hc2 = NPBackend::start('hc2', 'echo.js', 29456, tls => {%good});
+my $hsil = NPBackend::start('hsil', 'silent.js', 29457);
 
 my $port = vhost_port('np_https');
 my $nocert = vhost_port('np_https_nocert');
@@ -237,6 +239,46 @@ sub get {
     ok t_cmp($ok, 10, 'mixed http/https balancer: 10 requests 200');
     ok t_cmp(join(',', map { "$_=$by{$_}" } sort keys %by), 'hp/plain=5,hs1/tls=5',
              '... round robin over the plain and the TLS member');
+}
+
+# ---- the connect timeout covers the TLS handshake (6)
+# silent.js accepts the TCP connection and never answers the ClientHello;
+# connecttimeout=1, timeout=60: the request must end with the handshake's
+# timeout (about 1 s), not the request timeout. A handshake that times out
+# is a connect timeout: 503 for a single target, fail-over in a balancer.
+{
+    my $silent_accepts = sub {
+        open my $fh, '<', $hsil->{log} or return 0;
+        return scalar grep { /connection \d+ accepted/ } <$fh>;
+    };
+    my $mark = log_mark();
+    my $t0 = time;
+    my ($r) = get($port, '/silent/x');
+    my $dt = time - $t0;
+    ok t_cmp($r->{status}, 503, 'a backend that never answers the TLS handshake (single target): 503, a connect timeout');
+    ok t_cmp($dt < 10 ? 1 : 0, 1, sprintf('... answered after %.1f s (connecttimeout=1), not at the 60 s request timeout', $dt));
+    wait_log($mark, qr/NP00040.*29457/, 5);
+    ok t_cmp(log_since($mark), qr/NP00040: nodeproxy\(https:\/\/localhost:29457\/?\): TLS handshake failed: timed out; answering 503/,
+             '... the failure line names the handshake timeout');
+    ok t_cmp($silent_accepts->() >= 1 ? 1 : 0, 1, '... the TCP connection was accepted: it was the handshake that timed out');
+
+    $mark = log_mark();
+    my ($ok, $slowest, %by) = (0, 0);
+    for my $i (1 .. 6) {
+        my $t1 = time;
+        my ($r2) = get($port, "/silentfo/s$i");
+        $slowest = time - $t1 if time - $t1 > $slowest;
+        $ok++ if $r2->{status} == 200;
+        $by{ hdr($r2, 'X-Backend') // $r2->{status} }++;
+    }
+    ok t_cmp("$ok " . join(',', map { "$_=$by{$_}" } sort keys %by), '6 hs1=6',
+             sprintf('balancer with a silent member (connecttimeout=1): 6 requests 200 from the good member, the slowest in %.1f s', $slowest)
+             . ($slowest < 10 ? '' : ' (TOO SLOW: not failed over within 10 s)'));
+    # (the bound is in the name above; asserted here with the log line)
+    wait_log($mark, qr/NP00070.*29457/, 5);
+    ok t_cmp(($slowest < 10 ? 'fast ' : 'slow ') . log_since($mark),
+             qr/^fast .*NP00070: nodeproxy\(balancer np_tls_silent, member https:\/\/localhost:29457\): TLS handshake failed: timed out, marked failed/s,
+             '... within 10 s each, the silent member marked failed naming the handshake timeout');
 }
 
 # ---- every member back to 0 pending (1)
