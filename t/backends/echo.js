@@ -28,6 +28,11 @@
 //   /__np/reset           zero the counters and times
 //   /__np/health?mode=ok|fail|hang
 //   /__np/delay?ms=N      answer every other request N ms late (0: no delay)
+//   /__np/drop?how=end|rst  close every other connection now, as a backend
+//                         closing idle keep-alive connections does: `end` a
+//                         clean close (over https a close_notify, then FIN),
+//                         `rst` an abrupt reset (TCP RST); {dropped: n}
+//   (stats also give `open`: connections open now, this one included)
 // --keep-alive-timeout MS closes idle connections exactly MS after the last
 // response (Node itself would wait about MS + 1000).
 
@@ -92,10 +97,31 @@ function control(req, res, u) {
     ctl.health = mode;
   }
   else if (p === '/__np/delay') ctl.delay = Number(u.searchParams.get('ms') || 0);
+  else if (p === '/__np/drop') {
+    const how = u.searchParams.get('how');
+    if (!['end', 'rst'].includes(how)) { send(res, 400, { error: 'how' }); return; }
+    send(res, 200, { dropped: drop(how, req.socket.remotePort) });
+    return;
+  }
   else if (p !== '/__np/stats') { send(res, 404, { error: 'unknown control' }); return; }
   send(res, 200, { name: o.name, counts: ctl.counts, first: ctl.first, last: ctl.last,
                    hung: ctl.hung, health_mode: ctl.health, delay_ms: ctl.delay,
-                   connections, tls: tlsStats });
+                   connections, open: rawSocks.size, tls: tlsStats });
+}
+
+// Close every connection but the one on port `keep` (the control request's):
+// `end` through the TLS layer when there is one (close_notify + FIN), `rst`
+// on the TCP socket underneath (RST).
+function drop(how, keep) {
+  let n = 0;
+  const socks = how === 'end' && o.tlsCert ? secureSocks : rawSocks;
+  for (const s of socks) {
+    if (s.remotePort === keep) continue;
+    n++;
+    if (how === 'rst') s.resetAndDestroy();
+    else s.end();
+  }
+  return n;
 }
 
 function health(req, res) {
@@ -258,5 +284,15 @@ server.on('clientError', (err, sock) => {
   if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nX-Backend: ' + o.name + '\r\nConnection: close\r\n\r\n');
 });
 // every connection accepted (TCP; over https: completed handshakes too, in tls)
-server.on('connection', () => { connections++; });
+const rawSocks = new Set();
+const secureSocks = new Set();
+server.on('connection', (s) => {
+  connections++;
+  rawSocks.add(s);
+  s.on('close', () => rawSocks.delete(s));
+});
+server.on('secureConnection', (s) => {
+  secureSocks.add(s);
+  s.on('close', () => secureSocks.delete(s));
+});
 listen(server, o);

@@ -6,7 +6,9 @@
 # pooled keep-alive TLS connections and session resumption; 64 MiB each way
 # streamed; SSE and a slow answer (async wait); a WebSocket to a wss backend;
 # health checks over https; a balancer mixing http and https members; the
-# connect timeout covering the handshake (a backend that never answers it).
+# connect timeout covering the handshake (a backend that never answers it);
+# pooled TLS connections the backend closed (close_notify + FIN, or RST)
+# are not reused.
 use strict;
 use warnings FATAL => 'all';
 
@@ -21,7 +23,7 @@ use NPTest qw(:all);
 use NPBackend ();
 use NPWs ();
 
-plan tests => 51, need_module('nodeproxy');
+plan tests => 56, need_module('nodeproxy');
 
 my $pki = t_path('conf', 'np-pki');
 my %good = (cert => "$pki/server.crt", key => "$pki/server.key");
@@ -35,6 +37,7 @@ my $hws = NPBackend::start('hws', 'ws.js', 29454, tls => {%good});
 my $hc1 = NPBackend::start('hc1', 'echo.js', 29455, tls => {%good});
 my $hc2 = NPBackend::start('hc2', 'echo.js', 29456, tls => {%good});
 my $hsil = NPBackend::start('hsil', 'silent.js', 29457);
+my $hst = NPBackend::start('hst', 'echo.js', 29458, tls => {%good});
 
 my $port = vhost_port('np_https');
 my $nocert = vhost_port('np_https_nocert');
@@ -279,6 +282,46 @@ sub get {
     ok t_cmp(($slowest < 10 ? 'fast ' : 'slow ') . log_since($mark),
              qr/^fast .*NP00070: nodeproxy\(balancer np_tls_silent, member https:\/\/localhost:29457\): TLS handshake failed: timed out, marked failed/s,
              '... within 10 s each, the silent member marked failed naming the handshake timeout');
+}
+
+# ---- a pooled TLS connection the backend closed is not reused (5)
+# The backend closes its idle keep-alive connections while the proxy holds
+# them pooled, cleanly (close_notify + FIN) or abruptly (RST); the next
+# requests on the same client connection (the same httpd child, so the same
+# pool) must all succeed on new backend connections. A POST is the case
+# that needs the check before reuse: once written it is not re-sent.
+{
+    # the proxy's side has seen the close: no established connection to
+    # the backend left (CLOSE_WAIT after a FIN, gone after a RST)
+    my $proxy_conns = sub {
+        my @l = grep { /\S/ } `ss -Htn state established '( dport = :29458 )' 2>/dev/null`;
+        return scalar @l;
+    };
+    my $c = NPTest::Conn->new($port);
+    for my $how ('end', 'rst') {
+        my $c0 = $hst->stats->{connections};
+        my ($ok, $dropped, $seen, @bad) = (0, 0, 0);
+        for my $round (1 .. 5) {
+            my $r = $c->request(path => "/stale/warm-$how$round");
+            push @bad, "warm $round: $r->{status}" unless $r->{status} == 200;
+            $dropped += $hst->ctl("/__np/drop?how=$how")->{dropped};
+            $seen++ if defined wait_until(5, sub { $proxy_conns->() == 0 }, 0.05);
+            $r = $c->request(method => 'POST', path => "/stale/post-$how$round", body => 'p' x 1000,
+                             headers => ['Content-Type' => 'text/plain']);
+            my $j = json_body($r) || {};
+            if ($r->{status} == 200 && ($j->{body_length} // 0) == 1000) { $ok++ }
+            else { push @bad, "POST $round: $r->{status}" }
+            $r = $c->request(path => "/stale/get-$how$round");
+            if ($r->{status} == 200) { $ok++ } else { push @bad, "GET $round: $r->{status}" }
+        }
+        my $new = $hst->stats->{connections} - $c0;
+        ok t_cmp($dropped >= 5 && $seen == 5 ? 1 : 0, 1,
+                 "$how: the backend closed $dropped idle pooled connections in 5 rounds, the proxy saw it each time ($seen)");
+        ok t_cmp("$ok" . (@bad ? " (@bad)" : ''), '10',
+                 "$how: every POST and GET after the close answered 200 ($new new backend connections)");
+    }
+    ok t_cmp(log_since(0) =~ /NP00040: nodeproxy\(https:\/\/localhost:29458/ ? 'failures logged' : 'none', 'none',
+             'no request to that backend failed');
 }
 
 # ---- every member back to 0 pending (1)
