@@ -87,7 +87,7 @@ const char *np_ratelimit_store_cmd(cmd_parms *cmd, void *dconf, int argc,
                                cmd->directive->line_num);
     if (strncasecmp(argv[0], "redis://", 8) == 0
         || strncasecmp(argv[0], "rediss://", 9) == 0) {
-        err = np_redis_parse(cmd->pool, argc, (const char *const *)argv,
+        err = np_redis_parse(cmd, argc, (const char *const *)argv,
                              &store.redis);
         return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err)
                    : NULL;

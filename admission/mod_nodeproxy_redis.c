@@ -1,25 +1,27 @@
 /* Glue: the Redis store of NodeRateLimit.
  *
- * Client library: hiredis (Debian's libhiredis-dev). apr-util's apr_redis
- * has INCR but no EVAL, no expiry in the same step and no AUTH; Apache's
- * socache redis provider has no atomic increment at all. The token bucket
- * must be read and written in one atomic step shared by every Apache of a
- * fleet, which is what a Lua script (EVALSHA) gives; hiredis speaks it,
- * with timeouts on connect and on every call. (Debian 12's hiredis 0.14
- * has no TLS: tls=on is refused at configtest; reach a TLS-only Redis
- * through a local stunnel.)
+ * Client library: hiredis (Debian's libhiredis-dev), for the protocol
+ * only. apr-util's apr_redis has INCR but no EVAL, no expiry in the same
+ * step and no AUTH; Apache's socache redis provider has no atomic
+ * increment at all. The token bucket must be read and written in one
+ * atomic step shared by every Apache of a fleet, which is what a Lua
+ * script (EVALSHA) gives. The connection is our own
+ * (mod_nodeproxy_redis_conn.c): plain TCP or TLS through OpenSSL, because
+ * Debian 12's hiredis 0.14 has no TLS and TLS-only Redis servers with
+ * client certificates are common.
  *
  * Never stalling requests:
  *  - each worker thread keeps its own connection (no lock between
- *    threads); connect and every call are bounded by timeout= (50 ms);
+ *    threads); connecting, the TLS handshake and every call are each
+ *    bounded by timeout= (50 ms);
  *  - the first failure marks Redis down for this child: from then on
  *    requests count in the shared-memory table at once (fail open to the
  *    local limits), without trying Redis;
  *  - a background thread per child tries to reconnect every 500 ms and
- *    marks Redis up again; the outage and the recovery are each logged
- *    once for the whole server (a flag word in shared memory). */
+ *    marks Redis up again; the outage (with its reason) and the recovery
+ *    are each logged once for the whole server (a flag word in shared
+ *    memory). */
 #include <string.h>
-#include <sys/time.h>
 #include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -31,15 +33,20 @@
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_redis.h"
+#include "mod_nodeproxy_redis_conn.h"
+#include "mod_nodeproxy_tls.h"
 #include "np_lb.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
 #define NP_REDIS_RETRY apr_time_from_msec(500)
+#define NP_WHY 256
 
 struct np_redis_conf_t {
     np_rl_redis_t r;
     const char *url;
+    np_rconn_opts_t io;                /* how to connect (TLS context...) */
+    const char *db_arg;                /* SELECT's argument               */
     volatile apr_uint32_t *outage;     /* shared by all children          */
     volatile apr_uint32_t down;        /* this child: use local counting  */
     volatile apr_uint32_t gen;         /* bumped on failure and recovery:
@@ -50,42 +57,75 @@ struct np_redis_conf_t {
     apr_thread_t *thread;
 };
 
-static __thread redisContext *tctx;
+static __thread np_rconn_t *tconn;
 static __thread apr_uint32_t tgen;
 
-const char *np_redis_parse(apr_pool_t *p, int argc, const char *const *argv,
-                           np_redis_conf_t **out)
+/* A file option: resolved against ServerRoot. */
+static const char *file_opt(cmd_parms *cmd, const char *opt, const char *v,
+                            const char **out)
 {
-    np_redis_conf_t *c = apr_pcalloc(p, sizeof(*c));
-    const char *err = NULL;
-    if (np_rl_redis_parse(p, argc, argv, &c->r, &err) != APR_SUCCESS) {
+    *out = v ? ap_server_root_relative(cmd->pool, v) : NULL;
+    if (v && !*out) {
+        return apr_psprintf(cmd->pool, "%s=\"%s\": bad path", opt, v);
+    }
+    return NULL;
+}
+
+/* The TLS context, made now so that configtest names a file that cannot
+ * be read, holds nothing usable, or a key that does not match its
+ * certificate. */
+static const char *make_tls(cmd_parms *cmd, np_redis_conf_t *c)
+{
+    const char *err = NULL, *ca, *cert, *key;
+    SSL_CTX *ctx;
+
+    if ((err = file_opt(cmd, "ca", c->r.ca, &ca))
+        || (err = file_opt(cmd, "cert", c->r.cert, &cert))
+        || (err = file_opt(cmd, "key", c->r.key, &key))) {
         return err;
     }
-    if (c->r.tls) {
-        return "TLS to Redis is not supported by this build (Debian 12's "
-               "hiredis 0.14 has no TLS): reach the server through a local "
-               "TLS tunnel (stunnel) and use redis://127.0.0.1:PORT";
+    if (!(ctx = np_tls_client_ctx(cmd->pool, c->r.verify, &err))) {
+        return err;
     }
-    c->url = apr_psprintf(p, "redis://%s:%d/%d", c->r.host, c->r.port,
-                          c->r.db);
+    if (ca && (err = np_tls_load_ca(cmd->pool, ctx, ca)) != NULL) {
+        return apr_pstrcat(cmd->pool, "ca=: ", err, NULL);
+    }
+    if (cert && (err = np_tls_load_client_cert(cmd->pool, ctx, cert, key))
+                != NULL) {
+        return apr_pstrcat(cmd->pool, key ? "cert=/key=: " : "cert=: ", err,
+                           NULL);
+    }
+    c->io.ssl_ctx = ctx;
+    c->io.verify = c->r.verify;
+    np_rl_redis_peer(&c->r, &c->io.sni, &c->io.check_name, &c->io.check_ip);
+    return NULL;
+}
+
+const char *np_redis_parse(cmd_parms *cmd, int argc, const char *const *argv,
+                           np_redis_conf_t **out)
+{
+    np_redis_conf_t *c = apr_pcalloc(cmd->pool, sizeof(*c));
+    const char *err = NULL;
+    if (np_rl_redis_parse(cmd->pool, argc, argv, &c->r, &err)
+        != APR_SUCCESS) {
+        return err;
+    }
+    c->url = np_rl_redis_url(cmd->pool, &c->r);
+    c->io.host = c->r.host;
+    c->io.port = c->r.port;
+    c->io.timeout = c->r.timeout;
+    c->db_arg = apr_itoa(cmd->pool, c->r.db);
+    if (c->r.tls && (err = make_tls(cmd, c)) != NULL) {
+        return err;
+    }
     *out = c;
     return NULL;
 }
 
-static struct timeval tv_of(apr_interval_time_t t)
+static redisReply *command(np_rconn_t *conn, int argc, const char **argv,
+                           const size_t *lens, char *why)
 {
-    struct timeval tv;
-    tv.tv_sec = (long)apr_time_sec(t);
-    tv.tv_usec = (long)apr_time_usec(t);
-    return tv;
-}
-
-/* A command's reply, or NULL (the connection is unusable then). An error
- * reply is returned as such. */
-static redisReply *command(redisContext *ctx, int argc, const char **argv,
-                           const size_t *lens)
-{
-    return redisCommandArgv(ctx, argc, argv, lens);
+    return np_rconn_call(conn, argc, argv, lens, why, NP_WHY);
 }
 
 static int reply_ok(redisReply *rep)
@@ -93,38 +133,49 @@ static int reply_ok(redisReply *rep)
     return rep && rep->type != REDIS_REPLY_ERROR;
 }
 
-/* Connect, AUTH, SELECT, SCRIPT LOAD: a ready connection or NULL, *why. */
-static redisContext *connect_one(np_redis_conf_t *c, const char **why)
+/* After a refused step: Redis' own words (an error reply) or the I/O
+ * failure. */
+static void refused(char *why, const char *step, redisReply *rep)
 {
-    struct timeval tv = tv_of(c->r.timeout);
-    redisContext *ctx = redisConnectWithTimeout(c->r.host, c->r.port, tv);
-    redisReply *rep;
-    if (!ctx || ctx->err) {
-        *why = ctx ? apr_pstrdup(c->s->process->pool, ctx->errstr)
-                   : "out of memory";
-        if (ctx) {
-            redisFree(ctx);
-        }
+    if (rep) {
+        apr_snprintf(why, NP_WHY, "%s refused: %.*s", step,
+                     rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
+                     rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    }
+    else {
+        char io[NP_WHY];
+        apr_cpystrn(io, why, sizeof(io));
+        apr_snprintf(why, NP_WHY, "%s: %s", step, io[0] ? io : "no answer");
+    }
+}
+
+/* Connect (TLS handshake), AUTH, SELECT, SCRIPT LOAD: a ready connection
+ * or NULL with why[]. */
+static np_rconn_t *connect_one(np_redis_conf_t *c, char *why)
+{
+    np_rconn_t *conn = np_rconn_open(&c->io, why, NP_WHY);
+    redisReply *rep = NULL;
+    if (!conn) {
         return NULL;
     }
-    redisSetTimeout(ctx, tv);
     if (c->r.password) {
-        const char *a[2] = { "AUTH", c->r.password };
-        size_t l[2] = { 4, strlen(c->r.password) };
-        rep = command(ctx, 2, a, l);
+        /* Redis 6 ACL: AUTH user password; else the default user. */
+        const char *a[3] = { "AUTH", c->r.user ? c->r.user : c->r.password,
+                             c->r.password };
+        size_t l[3] = { 4, strlen(a[1]), strlen(a[2]) };
+        rep = command(conn, c->r.user ? 3 : 2, a, l, why);
         if (!reply_ok(rep)) {
-            *why = "AUTH refused";
+            refused(why, "AUTH", rep);
             goto fail;
         }
         freeReplyObject(rep);
     }
     if (c->r.db) {
-        const char *db = apr_itoa(c->s->process->pool, c->r.db);
-        const char *a[2] = { "SELECT", db };
-        size_t l[2] = { 6, strlen(db) };
-        rep = command(ctx, 2, a, l);
+        const char *a[2] = { "SELECT", c->db_arg };
+        size_t l[2] = { 6, strlen(c->db_arg) };
+        rep = command(conn, 2, a, l, why);
         if (!reply_ok(rep)) {
-            *why = "SELECT refused";
+            refused(why, "SELECT", rep);
             goto fail;
         }
         freeReplyObject(rep);
@@ -132,10 +183,10 @@ static redisContext *connect_one(np_redis_conf_t *c, const char **why)
     {
         const char *a[3] = { "SCRIPT", "LOAD", np_rl_redis_script };
         size_t l[3] = { 6, 4, strlen(np_rl_redis_script) };
-        rep = command(ctx, 3, a, l);
+        rep = command(conn, 3, a, l, why);
         if (!reply_ok(rep) || rep->type != REDIS_REPLY_STRING
-            || rep->len >= (int)sizeof(c->sha)) {
-            *why = "SCRIPT LOAD failed";
+            || rep->len >= sizeof(c->sha)) {
+            refused(why, "SCRIPT LOAD", rep);
             goto fail;
         }
         if (!c->sha[0]) {
@@ -143,16 +194,12 @@ static redisContext *connect_one(np_redis_conf_t *c, const char **why)
         }
         freeReplyObject(rep);
     }
-    return ctx;
+    return conn;
 fail:
     if (rep) {
         freeReplyObject(rep);
     }
-    else {
-        *why = ctx->errstr[0] ? apr_pstrdup(c->s->process->pool, ctx->errstr)
-                              : "no answer";
-    }
-    redisFree(ctx);
+    np_rconn_close(conn);
     return NULL;
 }
 
@@ -173,21 +220,22 @@ apr_status_t np_redis_take(request_rec *r, np_redis_conf_t *c,
                            np_rl_result_t *res)
 {
     redisReply *rep;
-    const char *why = NULL, *k, *targ, *carg;
+    const char *k, *targ, *carg;
+    char why[NP_WHY];
     int tries, fresh = 0;
 
     if (apr_atomic_read32(&c->down)) {
         return APR_EAGAIN;
     }
-    if (tctx && tgen != apr_atomic_read32(&c->gen)) {
-        redisFree(tctx);
-        tctx = NULL;
+    if (tconn && tgen != apr_atomic_read32(&c->gen)) {
+        np_rconn_close(tconn);
+        tconn = NULL;
     }
 again:
-    if (!tctx) {
+    if (!tconn) {
         tgen = apr_atomic_read32(&c->gen);
         fresh = 1;
-        if (!(tctx = connect_one(c, &why))) {
+        if (!(tconn = connect_one(c, why))) {
             mark_down(r, c, why);
             return APR_EAGAIN;
         }
@@ -205,12 +253,10 @@ again:
         for (i = 0; i < 6; i++) {
             l[i] = strlen(a[i]);
         }
-        rep = command(tctx, 6, a, l);
+        rep = command(tconn, 6, a, l, why);
         if (!rep) {
-            why = tctx->errstr[0] ? apr_pstrdup(r->pool, tctx->errstr)
-                                  : "no answer";
-            redisFree(tctx);
-            tctx = NULL;
+            np_rconn_close(tconn);
+            tconn = NULL;
             if (!fresh) {
                 /* A kept connection may have died with an earlier Redis
                  * (restarted since): one fresh try before calling it down. */
@@ -225,7 +271,7 @@ again:
             const char *la[3] = { "SCRIPT", "LOAD", np_rl_redis_script };
             size_t ll[3] = { 6, 4, strlen(np_rl_redis_script) };
             freeReplyObject(rep);
-            rep = command(tctx, 3, la, ll);
+            rep = command(tconn, 3, la, ll, why);
             if (rep) {
                 freeReplyObject(rep);
             }
@@ -261,13 +307,13 @@ static void *APR_THREAD_FUNC watch_main(apr_thread_t *thd, void *data)
             continue;
         }
         {
-            const char *why = NULL;
-            redisContext *ctx = connect_one(c, &why);
+            char why[NP_WHY];
+            np_rconn_t *conn = connect_one(c, why);
             redisReply *rep = NULL;
-            if (ctx) {
+            if (conn) {
                 const char *a[1] = { "PING" };
                 size_t l[1] = { 4 };
-                rep = command(ctx, 1, a, l);
+                rep = command(conn, 1, a, l, why);
             }
             if (reply_ok(rep)) {
                 apr_atomic_inc32(&c->gen);
@@ -282,9 +328,7 @@ static void *APR_THREAD_FUNC watch_main(apr_thread_t *thd, void *data)
             if (rep) {
                 freeReplyObject(rep);
             }
-            if (ctx) {
-                redisFree(ctx);
-            }
+            np_rconn_close(conn);
         }
     }
     return NULL;
@@ -313,6 +357,12 @@ void np_redis_post_config(apr_pool_t *pconf, server_rec *s,
     c->stop = 0;
     c->sha[0] = '\0';
     c->thread = NULL;
+    if (c->r.tls && !c->r.verify) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, NPLOGNO(00524)
+                     "nodeproxy: NodeRateLimitStore %s verify=off: the Redis "
+                     "server is not authenticated (its certificate and name "
+                     "are not checked)", c->url);
+    }
 }
 
 void np_redis_child_init(apr_pool_t *pchild, server_rec *s,

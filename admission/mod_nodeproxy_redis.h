@@ -4,12 +4,15 @@
 #define MOD_NODEPROXY_REDIS_H
 
 #include <httpd.h>
+#include <http_config.h>
 #include "np_ratelimit.h"
+#include "np_redis.h"
 
 typedef struct np_redis_conf_t np_redis_conf_t;
 
-/* NodeRateLimitStore's arguments (argv[0] the URL): NULL or a message. */
-const char *np_redis_parse(apr_pool_t *p, int argc, const char *const *argv,
+/* NodeRateLimitStore's arguments (argv[0] the URL): NULL or a message
+ * (without the directive's name). With TLS, the files are read now. */
+const char *np_redis_parse(cmd_parms *cmd, int argc, const char *const *argv,
                            np_redis_conf_t **out);
 /* post_config: outage_flag is a word in shared memory, so that an outage
  * is logged once for all children. */

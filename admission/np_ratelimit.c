@@ -6,7 +6,6 @@
 #include <sched.h>
 
 #include "np_ratelimit.h"
-#include "np_duration.h"
 
 static apr_status_t fail(const char **err, const char *msg)
 {
@@ -302,80 +301,3 @@ const char np_rl_redis_script[] =
     "redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX',"
     " math.floor((nxt - now) / 1000) + 1)\n"
     "return {1, nxt - now}\n";
-
-apr_status_t np_rl_redis_parse(apr_pool_t *p, int argc,
-                               const char *const *argv, np_rl_redis_t *out,
-                               const char **err)
-{
-    const char *u, *hp, *slash, *colon;
-    int i;
-    memset(out, 0, sizeof(*out));
-    out->port = 6379;
-    out->timeout = NP_RL_REDIS_TIMEOUT;
-    if (argc < 1) {
-        return fail(err, "missing redis://HOST:PORT[/DB]");
-    }
-    u = argv[0];
-    if (strncasecmp(u, "redis://", 8) == 0) {
-        hp = u + 8;
-    }
-    else if (strncasecmp(u, "rediss://", 9) == 0) {
-        hp = u + 9;
-        out->tls = 1;
-    }
-    else {
-        return fail(err, apr_psprintf(p, "\"%s\" is not a redis:// URL", u));
-    }
-    if (strchr(hp, '@')) {
-        return fail(err, "put the password in password=..., not in the URL");
-    }
-    slash = strchr(hp, '/');
-    colon = memchr(hp, ':', slash ? (apr_size_t)(slash - hp) : strlen(hp));
-    if (hp == (colon ? colon : slash ? slash : hp + strlen(hp))) {
-        return fail(err, apr_psprintf(p, "\"%s\" has no host", u));
-    }
-    out->host = apr_pstrmemdup(p, hp, (colon ? colon : slash ? slash
-                                       : hp + strlen(hp)) - hp);
-    if (colon) {
-        const char *e = slash ? slash : colon + 1 + strlen(colon + 1);
-        long port = number(colon + 1, e, 65535);
-        if (!port) {
-            return fail(err, apr_psprintf(p, "\"%s\" has a bad port", u));
-        }
-        out->port = (int)port;
-    }
-    if (slash && slash[1]) {
-        long db = number(slash + 1, slash + 1 + strlen(slash + 1), 1000000);
-        if (!db && strcmp(slash + 1, "0") != 0) {
-            return fail(err, apr_psprintf(p, "\"%s\" has a bad database "
-                        "number (use /0, /1, ...)", u));
-        }
-        out->db = (int)db;
-    }
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncasecmp(a, "password=", 9) == 0 && a[9]) {
-            out->password = apr_pstrdup(p, a + 9);
-        }
-        else if (strcasecmp(a, "tls=on") == 0) {
-            out->tls = 1;
-        }
-        else if (strcasecmp(a, "tls=off") == 0) {
-            out->tls = 0;
-        }
-        else if (strncasecmp(a, "timeout=", 8) == 0) {
-            const char *derr = NULL;
-            if (np_duration_parse(a + 8, &out->timeout, &derr) != APR_SUCCESS
-                || out->timeout <= 0 || out->timeout > apr_time_from_sec(5)) {
-                return fail(err, apr_psprintf(p, "timeout \"%s\" is not valid "
-                            "(use a duration from 1ms to 5s, e.g. 50ms)",
-                            a + 8));
-            }
-        }
-        else {
-            return fail(err, apr_psprintf(p, "unknown option \"%s\" (use "
-                        "password=..., tls=on|off, timeout=DURATION)", a));
-        }
-    }
-    return APR_SUCCESS;
-}

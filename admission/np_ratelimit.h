@@ -103,23 +103,6 @@ const char *np_rl_header(apr_pool_t *p, const np_rl_result_t *res);
 long np_rl_retry_secs(apr_interval_time_t us);
 const char *np_rl_json(apr_pool_t *p, long retry_after);
 
-/* ---- NodeRateLimitStore redis://HOST:PORT[/DB] [password=...] [tls=on|off]
- * [timeout=DURATION] -------------------------------------------------------- */
-typedef struct {
-    const char *host;
-    int port;                     /* default 6379                          */
-    int db;                       /* 0-15... any >= 0; default 0           */
-    const char *password;         /* AUTH; NULL: none                      */
-    int tls;                      /* tls=on or rediss://                   */
-    apr_interval_time_t timeout;  /* per call; default 50 ms               */
-} np_rl_redis_t;
-
-#define NP_RL_REDIS_TIMEOUT apr_time_from_msec(50)
-
-apr_status_t np_rl_redis_parse(apr_pool_t *p, int argc,
-                               const char *const *argv, np_rl_redis_t *out,
-                               const char **err);
-
 /* The Lua script that runs the GCRA step inside Redis (atomic; Redis'
  * own clock, so every Apache of a fleet agrees): KEYS[1] the client's key,
  * ARGV[1] T and ARGV[2] burst * T in microseconds. Returns {allowed,

@@ -25,9 +25,11 @@ NP_APT_PACKAGES=(
 # chromium renders the status page in t/modules/status.t.
 # build-essential ... lintian: scripts/package-test.sh builds the Debian
 # package (debian/control's Build-Depends; dh_apache2 is in apache2-dev).
-# libhiredis-dev: NodeRateLimitStore redis:// (admission/); redis-server is
-# started by t/modules/ratelimit_redis.t itself (127.0.0.1:29549, its own
-# config), never as a system service.
+# libhiredis-dev: NodeRateLimitStore redis:// (admission/; the protocol
+# only, TLS is ours through OpenSSL); redis-server (Debian's is built with
+# TLS; redis-cli comes with it) is started by t/modules/ratelimit_redis.t
+# (127.0.0.1:29549) and ratelimit_redis_tls.t (TLS-only, 127.0.0.1:29500)
+# themselves, with their own config, never as a system service.
 
 np_section() {
     printf '\n==== %s ====\n' "$*"

@@ -437,15 +437,7 @@ static apr_status_t handshake(np_conn_t *c, apr_interval_time_t timeout,
     if (tb->sni) {
         SSL_set_tlsext_host_name(t->ssl, tb->sni);
     }
-    if (tb->tc->verify) {
-        if (tb->check_name) {
-            SSL_set1_host(t->ssl, tb->check_name);
-        }
-        else {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl),
-                                          tb->check_ip);
-        }
-    }
+    np_tls_expect_peer(t->ssl, tb->tc->verify, tb->check_name, tb->check_ip);
     if (c->backend->lock && (sess = session_pop(tb)) != NULL) {
         SSL_set_session(t->ssl, sess);   /* takes a reference of its own */
         SSL_SESSION_free(sess);
@@ -546,7 +538,7 @@ static const char *check_readable(apr_pool_t *p, const char *path, int *dir)
 }
 
 /* Trust anchors into ctx; NULL or what is wrong. */
-static const char *load_ca(apr_pool_t *p, SSL_CTX *ctx, const char *ca)
+const char *np_tls_load_ca(apr_pool_t *p, SSL_CTX *ctx, const char *ca)
 {
     int dir = 0;
     const char *err = check_readable(p, ca, &dir);
@@ -562,7 +554,7 @@ static const char *load_ca(apr_pool_t *p, SSL_CTX *ctx, const char *ca)
 }
 
 /* Client certificate and key into ctx; NULL or what is wrong. */
-static const char *load_client_cert(apr_pool_t *p, SSL_CTX *ctx,
+const char *np_tls_load_client_cert(apr_pool_t *p, SSL_CTX *ctx,
                                     const char *cert, const char *key)
 {
     int dir = 0;
@@ -611,41 +603,65 @@ static apr_status_t contexts_cleared(void *unused)
     return APR_SUCCESS;
 }
 
-static tls_ctx_t *make_ctx(apr_pool_t *pconf, const np_tls_conf_t *conf,
-                           int verify, const char **err)
+SSL_CTX *np_tls_client_ctx(apr_pool_t *p, int verify, const char **err)
 {
-    tls_ctx_t *tc = apr_pcalloc(pconf, sizeof(*tc));
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    static const unsigned char alpn[] = "\x08http/1.1";
 
     if (!ctx) {
-        *err = apr_psprintf(pconf, "cannot make a TLS context (%s)",
-                            ssl_error(pconf, "unknown error"));
+        *err = apr_psprintf(p, "cannot make a TLS context (%s)",
+                            ssl_error(p, "unknown error"));
         return NULL;
     }
-    apr_pool_cleanup_register(pconf, ctx, ctx_free, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, ctx, ctx_free, apr_pool_cleanup_null);
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                           | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT
-                                        | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-    SSL_CTX_sess_set_new_cb(ctx, new_session);
     if (verify) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         if (!SSL_CTX_set_default_verify_paths(ctx)) {
-            ERR_clear_error();   /* no system store: NodeBackendCA may do */
+            ERR_clear_error();   /* no system store: a CA file may do */
         }
     }
     else {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     }
-    if (conf->ca && (*err = load_ca(pconf, ctx, conf->ca)) != NULL) {
+    return ctx;
+}
+
+void np_tls_expect_peer(SSL *ssl, int verify, const char *name,
+                        const char *ip)
+{
+    if (!verify) {
+        return;
+    }
+    if (name) {
+        SSL_set1_host(ssl, name);
+    }
+    else if (ip) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip);
+    }
+}
+
+static tls_ctx_t *make_ctx(apr_pool_t *pconf, const np_tls_conf_t *conf,
+                           int verify, const char **err)
+{
+    tls_ctx_t *tc = apr_pcalloc(pconf, sizeof(*tc));
+    SSL_CTX *ctx = np_tls_client_ctx(pconf, verify, err);
+    static const unsigned char alpn[] = "\x08http/1.1";
+
+    if (!ctx) {
+        return NULL;
+    }
+    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT
+                                        | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, new_session);
+    if (conf->ca && (*err = np_tls_load_ca(pconf, ctx, conf->ca)) != NULL) {
         *err = apr_pstrcat(pconf, "NodeBackendCA: ", *err, NULL);
         return NULL;
     }
     if (conf->cert
-        && (*err = load_client_cert(pconf, ctx, conf->cert, conf->key))
+        && (*err = np_tls_load_client_cert(pconf, ctx, conf->cert, conf->key))
            != NULL) {
         *err = apr_pstrcat(pconf, "NodeBackendClientCert: ", *err, NULL);
         return NULL;
@@ -764,7 +780,7 @@ const char *np_tls_cmd_ca(cmd_parms *cmd, void *dconf, const char *arg)
     if (!ctx) {
         return cmd_error(cmd, "cannot make a TLS context");
     }
-    err = load_ca(cmd->temp_pool, ctx, path);
+    err = np_tls_load_ca(cmd->temp_pool, ctx, path);
     SSL_CTX_free(ctx);
     if (err) {
         return cmd_error(cmd, err);
@@ -796,7 +812,7 @@ const char *np_tls_cmd_client_cert(cmd_parms *cmd, void *dconf,
     if (!ctx) {
         return cmd_error(cmd, "cannot make a TLS context");
     }
-    err = load_client_cert(cmd->temp_pool, ctx, cpath, kpath);
+    err = np_tls_load_client_cert(cmd->temp_pool, ctx, cpath, kpath);
     SSL_CTX_free(ctx);
     if (err) {
         return cmd_error(cmd, err);

@@ -6,6 +6,7 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <openssl/ssl.h>
 
 /* NodeBackendCA / NodeBackendVerify / NodeBackendClientCert, per server;
  * NULL / NP_UNSET mean "not set here". */
@@ -26,5 +27,21 @@ const char *np_tls_cmd_client_cert(cmd_parms *cmd, void *dconf,
                                    const char *cert, const char *key);
 
 void np_tls_register_hooks(apr_pool_t *p);
+
+/* ---- for other TLS clients of the module (the Redis store) ----------------
+ * The same settings as https:// backends: TLS 1.2 at least, the peer
+ * verified against the system store (plus what np_tls_load_ca adds) when
+ * verify is on. The context is freed with p. NULL with *err. */
+SSL_CTX *np_tls_client_ctx(apr_pool_t *p, int verify, const char **err);
+/* Trust anchors (a PEM file or a hashed directory) / a client certificate
+ * chain and its key (NULL: in the certificate file) into ctx: NULL, or
+ * what is wrong with which file (without a directive name). */
+const char *np_tls_load_ca(apr_pool_t *p, SSL_CTX *ctx, const char *ca);
+const char *np_tls_load_client_cert(apr_pool_t *p, SSL_CTX *ctx,
+                                    const char *cert, const char *key);
+/* With verify on, the peer's certificate must carry name (a DNS name) or
+ * else ip (an address literal). */
+void np_tls_expect_peer(SSL *ssl, int verify, const char *name,
+                        const char *ip);
 
 #endif

@@ -43,7 +43,10 @@ my @bad = (
     ['bad NodeRateLimit burst', 'NodeRateLimit rate=10/s burst=0', qr/NodeRateLimit/, qr/burst "0"/],
     ['bad NodeRateLimitStore', 'NodeRateLimitStore memcache', qr/NodeRateLimitStore/, qr/memcache/],
     ['bad NodeRateLimitStore size', 'NodeRateLimitStore shm size=10', qr/NodeRateLimitStore/, qr/size "10"/],
-    ['NodeRateLimitStore redis tls', 'NodeRateLimitStore rediss://127.0.0.1:29549', qr/NodeRateLimitStore/, qr/TLS/],
+    ['NodeRateLimitStore TLS option without TLS', 'NodeRateLimitStore redis://127.0.0.1:29549 ca=/etc/ssl/certs',
+     qr/NodeRateLimitStore/, qr/ca= is a TLS option: use rediss:\/\/ \(or tls=on\)/],
+    ['NodeRateLimitStore user= without password=', 'NodeRateLimitStore redis://127.0.0.1:29549 user=np',
+     qr/NodeRateLimitStore/, qr/user= needs password=/],
     ['bad NodeRateLimitStore redis port', 'NodeRateLimitStore redis://127.0.0.1:0', qr/NodeRateLimitStore/, qr/bad port/],
     ['NodeRateLimitStore in a vhost', ['<VirtualHost 127.0.0.1:29548>', 'NodeRateLimitStore shm', '</VirtualHost>'],
      qr/NodeRateLimitStore/, qr/VirtualHost|not allowed|cannot occur/],
@@ -93,6 +96,21 @@ my @bad_tls = (
      qr/NodeProxyPass/, qr/sni="10\.0\.0\.1": a TLS server name cannot be an IP address/],
     ['bad sni= on a member', ['<NodeBalancer b>', 'NodeMember https://127.0.0.1:29450 sni=a_b', '</NodeBalancer>'],
      qr/NodeMember/, qr/'_' is not allowed/],
+    # NodeRateLimitStore rediss:// (issue 17): the files are read at configtest
+    ['unreadable Redis CA', 'NodeRateLimitStore rediss://127.0.0.1:29500 ca=/nonexistent/np-redis-ca.pem',
+     qr/NodeRateLimitStore/, qr{ca=: cannot read "/nonexistent/np-redis-ca\.pem"}],
+    ['Redis CA file without certificates', 'NodeRateLimitStore rediss://127.0.0.1:29500 ca=@DIR@/maint.html',
+     qr/NodeRateLimitStore/, qr/ca=: .*maint\.html" holds no usable PEM certificate/],
+    ['unreadable Redis client certificate', 'NodeRateLimitStore rediss://127.0.0.1:29500 cert=/nonexistent/np-rc.pem',
+     qr/NodeRateLimitStore/, qr{cert=: cannot read "/nonexistent/np-rc\.pem"}],
+    ['unreadable Redis client key',
+     "NodeRateLimitStore rediss://127.0.0.1:29500 cert=$pki/client.crt key=/nonexistent/np-rc.key",
+     qr/NodeRateLimitStore/, qr{cert=/key=: cannot read "/nonexistent/np-rc\.key"}],
+    ['Redis client key that does not match the certificate',
+     "NodeRateLimitStore rediss://127.0.0.1:29500 cert=$pki/client.crt key=$pki/other.key",
+     qr/NodeRateLimitStore/, qr/other\.key" does not match the certificate ".*client\.crt"/],
+    ['Redis key= without cert=', "NodeRateLimitStore rediss://127.0.0.1:29500 key=$pki/client.key",
+     qr/NodeRateLimitStore/, qr/key= needs cert=/],
     ['NodeBackendVerify not a flag', 'NodeBackendVerify maybe', qr/NodeBackendVerify/, qr/On or Off/i],
     ['bad NodeResolveInterval', 'NodeResolveInterval soon', qr/NodeResolveInterval/, qr/soon/],
     ['too short NodeResolveInterval', 'NodeResolveInterval 100ms', qr/NodeResolveInterval/,
@@ -103,7 +121,7 @@ my @bad_tls = (
      qr/NodeResolveInterval/, qr/only in the main server/],
 );
 
-plan tests => 2 * (@bad + @bad_tls) + 6, need_module('nodeproxy');
+plan tests => 2 * (@bad + @bad_tls) + 8, need_module('nodeproxy');
 
 # configtest(@lines) is in NPTest: apache2 -t on a generated configuration
 
@@ -182,4 +200,13 @@ configtest_bad(@bad_tls);
     );
     ok t_cmp($rc, 0, "a good https:// configuration passes configtest: $out");
     ok t_cmp($out, qr/Syntax OK/, 'Syntax OK (https)');
+}
+{
+    my ($rc, $out) = configtest(
+        "NodeRateLimitStore rediss://localhost:29500/1 user=np password=x ca=$pki/ca.crt " .
+        "cert=$pki/client.crt key=$pki/client.key sni=alt.np.test timeout=100ms",
+        'NodeRateLimit rate=100/m burst=20',
+    );
+    ok t_cmp($rc, 0, "a good rediss:// configuration passes configtest: $out");
+    ok t_cmp($out, qr/Syntax OK/, 'Syntax OK (rediss)');
 }
