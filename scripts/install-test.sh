@@ -26,18 +26,6 @@ OUT=$(mktemp /tmp/nodeproxy-install-test.XXXXXX)
 pass=0 fail=0
 cleaned=0
 
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        printf 'ok     - %s\n' "$what"
-    else
-        fail=$((fail + 1))
-        printf 'NOT OK - %s\n' "$what"
-    fi
-}
-
 enabled_list() {
     find "$ETC/$1-enabled" -maxdepth 1 \( -name '*.load' -o -name '*.conf' \) -printf '%f\n' 2>/dev/null |
         sed 's/\.\(load\|conf\)$//' | sort -u

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Helpers shared by scripts/test.sh, scripts/demo.sh and scripts/install-test.sh.
+# Helpers shared by scripts/test.sh, scripts/demo.sh, scripts/install-test.sh
+# and scripts/package-test.sh.
 # Source it; it defines functions and a few variables and runs nothing.
 
 NP_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +31,20 @@ NP_APT_PACKAGES=(
 # TLS; redis-cli comes with it) is started by t/modules/ratelimit_redis.t
 # (127.0.0.1:29549) and ratelimit_redis_tls.t (TLS-only, 127.0.0.1:29500)
 # themselves, with their own config, never as a system service.
+
+# check WHAT CMD...: run CMD, count it in the caller's pass/fail and print
+# "ok     - WHAT" or "NOT OK - WHAT" (install-test.sh, package-test.sh).
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        pass=$((pass + 1))
+        printf 'ok     - %s\n' "$what"
+    else
+        fail=$((fail + 1))
+        printf 'NOT OK - %s\n' "$what"
+    fi
+}
 
 np_section() {
     printf '\n==== %s ====\n' "$*"

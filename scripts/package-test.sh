@@ -48,18 +48,6 @@ httpd_conf= backend_pid=
 aside=()
 started=$SECONDS
 
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        printf 'ok     - %s\n' "$what"
-    else
-        fail=$((fail + 1))
-        printf 'NOT OK - %s\n' "$what"
-    fi
-}
-
 # check_out WHAT CMD...: like check, showing CMD's output when it fails.
 check_out() {
     local what=$1

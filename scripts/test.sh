@@ -301,64 +301,51 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-np_section "Install test (make install, a2enmod, apachectl configtest)"
-install_cmd=()
-if np_is_root; then
-    install_cmd=(bash "$NP_TOP/scripts/install-test.sh")
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    install_cmd=(sudo -n bash "$NP_TOP/scripts/install-test.sh")
-else
-    install_state="skipped (needs root or password-less sudo)"
-    np_warn "not root and no password-less sudo: install checks skipped (run scripts/test.sh with sudo)"
-fi
-if [ "${#install_cmd[@]}" -gt 0 ]; then
-    inst_rc=0
-    run_logged "$RESULTS/install-test.log" \
-        timeout -k 30 "${NP_INSTALL_TIMEOUT:-300}" "${install_cmd[@]}" || inst_rc=$?
-    install_state="ran (exit $inst_rc)"
-    if line=$(grep -E '^install: [0-9]+ passed, [0-9]+ failed' "$RESULTS/install-test.log" | tail -1); then
-        inst_pass=$(printf '%s\n' "$line" | sed 's/^install: \([0-9]*\) passed.*/\1/')
-        inst_fail=$(printf '%s\n' "$line" | sed 's/^install: [0-9]* passed, \([0-9]*\) failed.*/\1/')
+# root_step LABEL SCRIPT TIMEOUT [VAR=VALUE...]: scripts/SCRIPT as root
+# (directly, or through password-less sudo; env after sudo, which would drop
+# the variables), its output in $RESULTS/SCRIPT.log (.sh -> .log), its
+# closing "LABEL: N passed, M failed" line read into step_pass and
+# step_fail, and what happened in step_state.
+root_step() {
+    local label=$1 script=$2 limit=$3 log rc=0 line
+    shift 3
+    local cmd=(env "$@" bash "$NP_TOP/scripts/$script")
+    log="$RESULTS/${script%.sh}.log"
+    step_pass=0 step_fail=0
+    if np_is_root; then
+        :
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        cmd=(sudo -n "${cmd[@]}")
+    else
+        step_state="skipped (needs root or password-less sudo)"
+        np_warn "not root and no password-less sudo: $label checks skipped (run scripts/test.sh with sudo)"
+        return 0
     fi
-    if [ "$inst_fail" -gt 0 ]; then
-        problem "install checks failed: see $RESULTS/install-test.log"
-    elif [ "$inst_rc" -ne 0 ]; then
+    run_logged "$log" timeout -k 30 "$limit" "${cmd[@]}" || rc=$?
+    step_state="ran (exit $rc)"
+    if line=$(grep -E "^$label: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1); then
+        step_pass=$(printf '%s\n' "$line" | sed "s/^$label: \([0-9]*\) passed.*/\1/")
+        step_fail=$(printf '%s\n' "$line" | sed "s/^$label: [0-9]* passed, \([0-9]*\) failed.*/\1/")
+    fi
+    if [ "$step_fail" -gt 0 ]; then
+        problem "$label checks failed: see $log"
+    elif [ "$rc" -ne 0 ]; then
         extra_fail=$((extra_fail + 1))
-        problem "scripts/install-test.sh exited $inst_rc: see $RESULTS/install-test.log"
+        problem "scripts/$script exited $rc: see $log"
     fi
-fi
+}
+
+np_section "Install test (make install, a2enmod, apachectl configtest)"
+root_step install install-test.sh "${NP_INSTALL_TIMEOUT:-300}"
+install_state=$step_state inst_pass=$step_pass inst_fail=$step_fail
 
 # ---------------------------------------------------------------------------
 # After the install test, which puts back everything make install wrote.
 np_section "Package test (dpkg-buildpackage, lintian, apt install/upgrade/remove/purge)"
-package_cmd=()
-# make check ran above: the package build skips it (sudo would drop the
-# variable from the environment, hence env after sudo).
-pkg_env=(env "DEB_BUILD_OPTIONS=nocheck parallel=${NP_JOBS:-2}")
-if np_is_root; then
-    package_cmd=("${pkg_env[@]}" bash "$NP_TOP/scripts/package-test.sh")
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    package_cmd=(sudo -n "${pkg_env[@]}" bash "$NP_TOP/scripts/package-test.sh")
-else
-    package_state="skipped (needs root or password-less sudo)"
-    np_warn "not root and no password-less sudo: package checks skipped (run scripts/test.sh with sudo)"
-fi
-if [ "${#package_cmd[@]}" -gt 0 ]; then
-    pkg_rc=0
-    run_logged "$RESULTS/package-test.log" \
-        timeout -k 30 "${NP_PACKAGE_TIMEOUT:-1200}" "${package_cmd[@]}" || pkg_rc=$?
-    package_state="ran (exit $pkg_rc)"
-    if line=$(grep -E '^package: [0-9]+ passed, [0-9]+ failed' "$RESULTS/package-test.log" | tail -1); then
-        pkg_pass=$(printf '%s\n' "$line" | sed 's/^package: \([0-9]*\) passed.*/\1/')
-        pkg_fail=$(printf '%s\n' "$line" | sed 's/^package: [0-9]* passed, \([0-9]*\) failed.*/\1/')
-    fi
-    if [ "$pkg_fail" -gt 0 ]; then
-        problem "package checks failed: see $RESULTS/package-test.log"
-    elif [ "$pkg_rc" -ne 0 ]; then
-        extra_fail=$((extra_fail + 1))
-        problem "scripts/package-test.sh exited $pkg_rc: see $RESULTS/package-test.log"
-    fi
-fi
+# make check ran above: the package build skips it.
+root_step package package-test.sh "${NP_PACKAGE_TIMEOUT:-1200}" \
+    "DEB_BUILD_OPTIONS=nocheck parallel=${NP_JOBS:-2}"
+package_state=$step_state pkg_pass=$step_pass pkg_fail=$step_fail
 
 if [ "$SECONDS" -gt 1200 ]; then
     np_warn "this run took $(fmt_time "$SECONDS"), more than the 20 minutes it should"
