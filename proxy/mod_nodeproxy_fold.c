@@ -20,18 +20,12 @@
 
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_relay.h"
+#include "np_fold.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
 #define NP_FOLD_FILTER "NODEPROXY_FOLD"
 static ap_filter_rec_t *fold_filter;
-
-typedef struct {
-    int line_start;     /* the next byte read starts a line            */
-    int prev_content;   /* the last complete line was not empty        */
-    int cur_content;    /* the line being read has content so far      */
-    int folded;         /* a fold was seen since the last request ended */
-} np_fold_t;
 
 static apr_status_t fold_in(ap_filter_t *f, apr_bucket_brigade *bb,
                             ap_input_mode_t mode, apr_read_type_e block,
@@ -47,27 +41,12 @@ static apr_status_t fold_in(ap_filter_t *f, apr_bucket_brigade *bb,
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
          b = APR_BUCKET_NEXT(b)) {
         const char *d;
-        apr_size_t n, i;
+        apr_size_t n;
         if (APR_BUCKET_IS_METADATA(b)
             || apr_bucket_read(b, &d, &n, APR_BLOCK_READ) != APR_SUCCESS) {
             continue;
         }
-        for (i = 0; i < n; i++) {
-            if (st->line_start) {
-                st->line_start = 0;
-                st->cur_content = 0;
-                if ((d[i] == ' ' || d[i] == '\t') && st->prev_content) {
-                    st->folded = 1;
-                }
-            }
-            if (d[i] == '\n') {
-                st->prev_content = st->cur_content;
-                st->line_start = 1;
-            }
-            else if (d[i] != '\r') {
-                st->cur_content = 1;
-            }
-        }
+        np_fold_scan(st, d, n);
     }
     return rv;
 }
@@ -91,8 +70,8 @@ static int fold_pre_connection(conn_rec *c, void *csd)
     if (c->master) {
         return DECLINED;
     }
-    st = apr_pcalloc(c->pool, sizeof(*st));
-    st->line_start = 1;
+    st = apr_palloc(c->pool, sizeof(*st));
+    np_fold_reset(st);
     ap_add_input_filter_handle(fold_filter, st, NULL, c);
     return DECLINED;
 }
@@ -111,9 +90,7 @@ static int fold_log_transaction(request_rec *r)
     np_fold_t *st = r->main || r->connection->master ? NULL
                     : fold_state(r->connection);
     if (st) {
-        st->folded = 0;
-        st->line_start = 1;
-        st->prev_content = 0;
+        np_fold_reset(st);
     }
     return DECLINED;
 }
