@@ -11,6 +11,8 @@
 //   /ws101bad        101 Switching Protocols with a wrong Sec-WebSocket-Accept
 //   /ws101noaccept   101 Switching Protocols without Sec-WebSocket-Accept
 //   /any101          101 Switching Protocols (Upgrade: websocket) to any request
+//                    (all three: "BOGUS-TUNNEL-BYTES\r\n" right after the head
+//                    and every 100 ms, as if a tunnel were open)
 //   /early413        413 (Connection: close) as soon as the head is read,
 //                    without reading the body; then reads and discards
 //   /early401        401 as soon as the head is read; the connection stays
@@ -48,6 +50,19 @@ const server = net.createServer((sock) => {
 
   const hdr = () => `X-Backend: ${o.name}\r\nX-Conn: ${id}\r\nX-Req: ${nreq}\r\n`;
 
+  // a 101 head, then the "tunnel" talks at once (in the same write) and
+  // again every 100 ms: none of it may reach the client
+  function bogusTunnel(head) {
+    busy = true;   // whatever comes now is tunnel data, not requests
+    sock.write(head + 'BOGUS-TUNNEL-BYTES\r\n');
+    const tick = () => {
+      if (sock.destroyed) return;
+      sock.write('BOGUS-TUNNEL-BYTES\r\n');
+      timers.push(setTimeout(tick, 100));
+    };
+    timers.push(setTimeout(tick, 100));
+  }
+
   function answer(method, path, heads) {
     const what = path.replace(/\?.*$/, '').replace(/\/+$/, '').split('/').pop();
     switch (what) {
@@ -74,11 +89,11 @@ const server = net.createServer((sock) => {
         return tick();
       }
       case 'ws101bad':
-        return sock.write(`HTTP/1.1 101 Switching Protocols\r\n${hdr()}Upgrade: websocket\r\nConnection: Upgrade\r\n` +
-                          'Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n');
+        return bogusTunnel(`HTTP/1.1 101 Switching Protocols\r\n${hdr()}Upgrade: websocket\r\nConnection: Upgrade\r\n` +
+                           'Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n');
       case 'ws101noaccept':
       case 'any101':
-        return sock.write(`HTTP/1.1 101 Switching Protocols\r\n${hdr()}Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n`);
+        return bogusTunnel(`HTTP/1.1 101 Switching Protocols\r\n${hdr()}Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n`);
       case 'early413':
         discard = true;
         return sock.write(`HTTP/1.1 413 Payload Too Large\r\n${hdr()}Content-Length: 9\r\nConnection: close\r\n\r\ntoo large`,

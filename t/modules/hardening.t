@@ -10,7 +10,8 @@
 #  - a head dripped 1 byte every 200 ms -> 504 at the mapping's timeout (2 s)
 #    for the whole head, not a timeout per byte
 #  - an invalid 101 (wrong or missing Sec-WebSocket-Accept, or a 101 to a
-#    POST) -> 502 and the client connection is closed
+#    POST) -> 502 with Connection: close, the client connection closed, a
+#    second request on it unanswered, none of the bogus tunnel's bytes relayed
 #  - an early final answer (413, 401) before the body was read: relayed at
 #    once, the upload is not waited for, the backend connection is closed
 #  - a body after a 204, a 304 or the answer to a HEAD: the head is relayed,
@@ -38,7 +39,7 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPBackend ();
 
-plan tests => 50, need_module('nodeproxy');
+plan tests => 59, need_module('nodeproxy');
 
 my $HOSTILE = 29300;
 my $hb = NPBackend::start('hostile', 'hostile.js', $HOSTILE);
@@ -88,18 +89,61 @@ sub conn_open {
     ok t_cmp($dt < 8 ? 1 : 0, 1, sprintf('... at the mapping timeout (2 s) for the whole head (%.1f s; before: as long as bytes came)', $dt));
 }
 
-# ---- invalid 101 answers (6) ------------------------------------------------------
-for my $case (['ws101bad', 'a wrong Sec-WebSocket-Accept'], ['ws101noaccept', 'no Sec-WebSocket-Accept']) {
-    my ($p, $what) = @$case;
-    my ($r, $eof) = raw("GET /h/$p HTTP/1.1\r\nHost: $host\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" .
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", timeout => 5);
-    ok t_cmp($r->{status}, 502, "101 with $what: 502");
-    ok t_cmp($eof, 1, "... and the client connection is closed (it asked for keep-alive)");
+# ---- invalid 101 answers (15) ------------------------------------------------------
+# What a keep-alive client observes: it sends the request, reads the answer,
+# then sends a second request on the same connection. The backend's 101 is
+# followed by "tunnel" bytes (hostile.js). Expected: a 502 that says
+# Connection: close, then the connection closes: no answer to the second
+# request, and not one byte of the bogus tunnel. (Without the close the 502
+# was kept alive and the second request answered.)
+sub after_bad_101 {
+    my ($req) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => 5)
+        or die "connect: $!";
+    binmode $s;
+    syswrite $s, $req;
+    my $sel = IO::Select->new($s);
+    my ($buf, $end, $t0) = ('', '', time);
+    while (time - $t0 < 10 && $sel->can_read(10 - (time - $t0))) {
+        my $n = sysread $s, my $c, 65536;
+        if (!$n) { $end = defined $n ? 'eof' : 'reset'; last; }
+        $buf .= $c;
+        last if parse_response($buf)->{complete};
+    }
+    my $first = parse_response($buf);
+    my $len = $first->{complete} ? index($buf, "\r\n\r\n") + 4 + length($first->{body}) : length $buf;
+    my $after = substr($buf, $len);
+    if (!$end) {
+        # a keep-alive client's next request; whatever comes back (at most
+        # 10 s) until the connection ends
+        syswrite $s, "GET /h/ok HTTP/1.1\r\nHost: $host\r\n\r\n";
+        $t0 = time;
+        while (time - $t0 < 10 && $sel->can_read(10 - (time - $t0))) {
+            my $n = sysread $s, my $c, 65536;
+            if (!$n) { $end = defined $n ? 'eof' : 'reset'; last; }
+            $after .= $c;
+        }
+    }
+    close $s;
+    return ($first, $after, $end || 'open', $buf . $after);
 }
-{
-    my ($r, $eof) = raw("POST /h/any101 HTTP/1.1\r\nHost: $host\r\nContent-Length: 5\r\n\r\nhello", timeout => 5);
-    ok t_cmp($r->{status}, 502, '101 to a POST (no upgrade asked): 502');
-    ok t_cmp($eof, 1, '... and the client connection is closed');
+for my $case (['GET', 'ws101bad', '101 with a wrong Sec-WebSocket-Accept'],
+              ['GET', 'ws101noaccept', '101 without Sec-WebSocket-Accept'],
+              ['POST', 'any101', '101 to a POST (no upgrade asked)']) {
+    my ($m, $p, $what) = @$case;
+    my $req = $m eq 'GET'
+        ? "GET /h/$p HTTP/1.1\r\nHost: $host\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" .
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        : "POST /h/$p HTTP/1.1\r\nHost: $host\r\nContent-Length: 5\r\n\r\nhello";
+    my ($r, $after, $end, $all) = after_bad_101($req);
+    ok t_cmp($r->{status}, 502, "$what: 502");
+    ok t_cmp(hdr($r, 'Connection') // '(none)', qr/close/i, '... which says Connection: close');
+    ok t_cmp($end =~ /^(eof|reset)$/ ? 'closed' : $end, 'closed', "... then the client connection is closed ($end)");
+    ok t_cmp(length($after) ? "got: " . substr($after, 0, 60) : '', '',
+             '... and nothing follows the 502 (no answer to a second request on that connection)');
+    ok t_cmp(index($all, 'BOGUS-TUNNEL') < 0 ? 'none' : 'leaked', 'none',
+             '... not one byte of the backend\'s bogus tunnel reached the client');
 }
 
 # ---- early final answers (8) ---------------------------------------------------------
