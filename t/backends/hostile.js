@@ -21,6 +21,7 @@
 //   /body304         304 with "hello" after the head
 //   /headbody        200 with Content-Length: 5 and "hello" (also to HEAD)
 //   /__conn?id=N     {"open": true|false}: is connection N still open?
+//                    (answered with Connection: close, and closed)
 // Every response carries `X-Backend: <name>`, `X-Conn: <connection id>`
 // and `X-Req: <request number on that connection>`.
 
@@ -108,9 +109,13 @@ const server = net.createServer((sock) => {
       case 'headbody':
         return sock.write(`HTTP/1.1 200 OK\r\n${hdr()}Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello`);
       case '__conn': {
+        // answered, then closed: the test polls this, and each poll must
+        // end at once (a kept-alive answer left the poller waiting out its
+        // read timeout, 5 s per poll)
         const body = JSON.stringify({ open: open.has(Number(q(path, 'id', '0'))) });
-        return sock.write(`HTTP/1.1 200 OK\r\n${hdr()}Content-Type: application/json\r\n` +
-                          `Content-Length: ${body.length}\r\n\r\n${body}`);
+        busy = true;
+        return sock.end(`HTTP/1.1 200 OK\r\n${hdr()}Content-Type: application/json\r\n` +
+                        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
       }
       default:
         return sock.write(`HTTP/1.1 404 Not Found\r\n${hdr()}Content-Length: 0\r\n\r\n`);
