@@ -39,6 +39,7 @@
 #include "mod_nodeproxy_config.h"
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_reactor.h"
+#include "mod_nodeproxy_children.h"
 #include "mod_nodeproxy_admission.h"
 #include "np_duration.h"
 #include "np_queue.h"
@@ -215,6 +216,7 @@ static void leave(np_qwait_t *w, np_queue_exit_e how)
         return;
     }
     w->in_queue = 0;
+    np_child_count(NP_CHILD_QUEUED, -1);
     qlock(w->q);
     np_queue_leave(w->q, w->ticket, how, now - w->entered, now);
     qunlock(w->q);
@@ -452,6 +454,7 @@ int np_queue_wait(request_rec *r, np_request_t *rq, np_response_t *resp)
                           "(NodeQueueLimit %u)", w->q->limit));
         }
         w->in_queue = 1;
+        np_child_count(NP_CHILD_QUEUED, 1);
         apr_pool_cleanup_register(r->pool, w, leave_cleanup,
                                   apr_pool_cleanup_null);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,

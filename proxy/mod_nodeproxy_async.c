@@ -26,6 +26,7 @@
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_relay.h"
 #include "mod_nodeproxy_reactor.h"
+#include "mod_nodeproxy_children.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -53,6 +54,17 @@ static void unwatch(np_async_t *a)
 }
 
 static void resume(void *baton);
+
+/* server-status counts the request as waiting from its first wait until
+ * its pool goes: every way out (answered, timed out, client gone, child
+ * stopping) passes there, and its brief returns to a worker between two
+ * waits of a trickling body do not make the count flicker. */
+static apr_status_t uncount_waiting(void *data)
+{
+    (void)data;
+    np_child_count(NP_CHILD_WAITING, -1);
+    return APR_SUCCESS;
+}
 
 /* Off the reactor, onto an MPM worker thread. */
 static void wake(np_async_t *a, np_wake_e why)
@@ -134,6 +146,9 @@ int np_async_wait(request_rec *r, np_request_t *rq, np_response_t *resp,
         a->bpfd.client_data = a->cpfd.client_data = a;
         a->cpfd.desc.s = ap_get_conn_socket(c);
         rq->async = a;
+        np_child_count(NP_CHILD_WAITING, 1);
+        apr_pool_cleanup_register(r->pool, NULL, uncount_waiting,
+                                  apr_pool_cleanup_null);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                       "nodeproxy(%s): waiting for the %s without a thread",
                       rq->backend->target->url,

@@ -3,6 +3,7 @@
 #define MOD_NODEPROXY_POOL_H
 
 #include <sys/uio.h>
+#include <apr_hash.h>
 #include <apr_network_io.h>
 #include <apr_poll.h>
 #include <apr_thread_mutex.h>

@@ -26,6 +26,7 @@
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_reactor.h"
 #include "mod_nodeproxy_keepalive.h"
+#include "mod_nodeproxy_children.h"
 #include "mod_nodeproxy_relay.h"
 
 APLOG_USE_MODULE(nodeproxy);
@@ -36,6 +37,7 @@ typedef struct {
     apr_pollfd_t pfd;
     apr_int16_t req;
     int expired;
+    int idle;                     /* counted as idle keep-alive (status)  */
 } np_ka_t;
 
 static void drive(np_ka_t *k);
@@ -48,6 +50,10 @@ static void on_worker(void *baton)
 static void wake(np_ka_t *k, int expired)
 {
     k->expired = expired;
+    if (k->idle) {
+        k->idle = 0;
+        np_child_count(NP_CHILD_KEEPALIVE, -1);
+    }
     np_reactor_watch(k->job.ps, &k->pfd, &k->req, 0);
     np_reactor_unlink(&k->job);
     if (ap_mpm_register_timed_callback(0, on_worker, k) != APR_SUCCESS) {
@@ -86,6 +92,10 @@ static void wait_client(np_ka_t *k, apr_int16_t events,
     k->job.deadline = apr_time_now() + timeout;
     /* An idle connection goes first when the child stops. */
     k->job.idle = events == APR_POLLIN;
+    if (k->job.idle) {
+        k->idle = 1;    /* uncounted by wake(), on the reactor thread */
+        np_child_count(NP_CHILD_KEEPALIVE, 1);
+    }
     np_reactor_add(&k->job);
 }
 

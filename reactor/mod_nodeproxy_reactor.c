@@ -20,6 +20,7 @@
 #include "mod_nodeproxy_log.h"
 #include "mod_nodeproxy_reactor.h"
 #include "mod_nodeproxy_keepalive.h"
+#include "mod_nodeproxy_children.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -486,6 +487,7 @@ static void np_reactor_child_init(apr_pool_t *pchild, server_rec *s)
 
 void np_reactor_register_hooks(apr_pool_t *p)
 {
+    np_children_register_hooks(p);
     ap_hook_child_init(np_reactor_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_suspend_connection(np_suspend_connection, NULL, NULL,
                                APR_HOOK_MIDDLE);

@@ -78,7 +78,7 @@ void np_status_snapshot_member(np_status_member_t *sm, const np_balancer_t *b,
     sm->address = np_backend_address(m->backend, p);
 }
 
-static np_status_t *snapshot(request_rec *r)
+np_status_t *np_status_snapshot(request_rec *r)
 {
     apr_array_header_t *all = np_balancers_all();
     np_shm_global_t *g = np_shm_global();
@@ -128,7 +128,7 @@ static int status_handler(request_rec *r)
     ap_args_to_table(r, &args);
     format = apr_table_get(args, "format");
     refresh = apr_table_get(args, "refresh");
-    st = snapshot(r);
+    st = np_status_snapshot(r);
     st->control_token = np_control_page_token(r);   /* NULL: read-only */
     if (format && strcmp(format, "json") == 0) {
         ap_set_content_type(r, "application/json");
@@ -173,4 +173,5 @@ void np_status_register_hooks(apr_pool_t *p)
 {
     ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(version_post_config, NULL, NULL, APR_HOOK_LAST);
+    np_modstatus_register_hooks(p);
 }

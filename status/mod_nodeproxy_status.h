@@ -8,6 +8,13 @@
 
 void np_status_register_hooks(apr_pool_t *p);
 
+/* Every balancer and member copied from shm (the status page and the
+ * server-status section render it). */
+np_status_t *np_status_snapshot(request_rec *r);
+
+/* mod_nodeproxy_modstatus.c: the section in mod_status' server-status. */
+void np_modstatus_register_hooks(apr_pool_t *p);
+
 /* One member's state copied from shm for the renderers (the control API
  * answers with it too). */
 void np_status_snapshot_member(np_status_member_t *sm, const np_balancer_t *b,

@@ -208,6 +208,11 @@ static const char *html_repl(apr_pool_t *p, unsigned char c)
     return NULL;
 }
 
+const char *np_status_html_escape(apr_pool_t *p, const char *s)
+{
+    return escape(p, s, html_repl);
+}
+
 /* A JSON string literal, or null for NULL. */
 static const char *json_str(apr_pool_t *p, const char *s)
 {

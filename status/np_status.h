@@ -92,6 +92,9 @@ const char *np_status_html(apr_pool_t *p, const np_status_t *st, int refresh);
 const char *np_status_member_json(apr_pool_t *p, const np_status_member_t *m);
 const char *np_status_json_string(apr_pool_t *p, const char *s);
 
+/* s with & < > " ' as HTML entities ("" for NULL). */
+const char *np_status_html_escape(apr_pool_t *p, const char *s);
+
 const char *np_status_state_name(np_member_state_e s);   /* "usable", "failed", "unhealthy" */
 
 #endif

@@ -49,6 +49,7 @@
 #include "mod_nodeproxy_tunnel.h"
 #include "mod_nodeproxy_balancer.h"
 #include "mod_nodeproxy_reactor.h"
+#include "mod_nodeproxy_children.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -364,6 +365,7 @@ static void pump(np_tunnel_t *t, int up, int down)
 static void counters_closed(void)
 {
     np_shm_global_t *g = np_shm_global();
+    np_child_count(NP_CHILD_TUNNELS, -1);
     if (g) {
         apr_atomic_dec64(&g->tunnels_open);
     }
@@ -577,6 +579,7 @@ int np_tunnel_start(request_rec *r, np_request_t *rq, np_response_t *resp)
         apr_atomic_inc64(&g->tunnels_open);
         apr_atomic_inc64(&g->tunnels_total);
     }
+    np_child_count(NP_CHILD_TUNNELS, 1);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00102)
                   "nodeproxy(%s): WebSocket tunnel open%s",
                   t->b->backend->target->url,
