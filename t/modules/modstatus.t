@@ -12,8 +12,11 @@
 #  - the counts return to 0 once they have ended;
 #  - an idle keep-alive connection the module carries after an async
 #    response shows as NodeProxyKeepAlive 1, then 0 when the client closes;
+#  - 4 Server-Sent Events streams count as waiting, then 0 when they end;
 #  - the HTML page has the section (a table with the sums, the balancer);
-#  - the same with ExtendedStatus Off (a second dedicated httpd).
+#  - the same with ExtendedStatus Off (a second dedicated httpd), and after
+#    a graceful restart the old child that still holds a tunnel is listed
+#    (Stopping 1) beside the new generation, its tunnel still counted.
 use strict;
 use warnings FATAL => 'all';
 
@@ -33,7 +36,7 @@ my $MOD_STATUS = '/usr/lib/apache2/modules/mod_status.so';
 
 # (mod_status.so is part of Debian's apache2 package, as mod_nodeproxy's
 # test setup needs it anyway)
-plan tests => 21, need_module('nodeproxy');
+plan tests => 25, need_module('nodeproxy');
 
 sub enc { $NPAsync::JSON->encode($_[0]) }
 
@@ -156,12 +159,26 @@ ok t_cmp($a2->{NodeProxyTunnels} // -1, 0, 'after the WebSockets closed: NodePro
     my $a4 = wait_auto(10, NodeProxyKeepAlive => 0);
     ok t_cmp($a4->{NodeProxyKeepAlive} // -1, 0, 'the client closed it: NodeProxyKeepAlive 0');
 }
+# ---- Server-Sent Events streams wait too (2) ------------------------------------------
+{
+    # one event at once, then one a second: each stream waits between events
+    my $sse = NPAsync::load_bg({ url => "$base/lp/sse?n=1000&every=1000&first=0&id=sse{i}", n => 4,
+                                 mode => 'sse', timeout_ms => 150000, hard_ms => 150000 });
+    my $a5 = wait_auto(20, NodeProxyWaiting => 4);
+    ok t_cmp($a5->{NodeProxyWaiting} // -1, 4, '4 SSE streams open: NodeProxyWaiting 4');
+    kill 'KILL', $sse->pid;
+    $sse->wait(10);
+    my $a6 = wait_auto(30, NodeProxyWaiting => 0);
+    ok t_cmp($a6->{NodeProxyWaiting} // -1, 0, 'the SSE clients left: NodeProxyWaiting 0');
+}
 $s->stop;
 $httpd->stop;
 
-# ---- ExtendedStatus Off (4) --------------------------------------------------------------
+# ---- ExtendedStatus Off, graceful restart (6) --------------------------------------
 {
-    my $h2 = NPAsync::Httpd->start(tag => 'modstatus-off', port => $port2, conf => conf('Off'));
+    # room for a new generation beside the old one (graceful restart below)
+    my $h2 = NPAsync::Httpd->start(tag => 'modstatus-off', port => $port2,
+                                   conf => "ServerLimit 4\n" . conf('Off'));
     my $s2 = NPWs::Session->new;
     my $o2 = $s2->cmd({ cmd => 'open', url => "ws://127.0.0.1:$port2/ws/echo/off", n => 1 });
     my $a = {};
@@ -174,6 +191,21 @@ $httpd->stop;
     my $rn = NPTest::http_req(port => $port2, path => '/server-status?notable', timeout => 5);
     ok t_cmp(($rn->{body} // '') =~ m{Slot \d+ \(pid \d+\): \d+ waiting for Node, \d+ WebSocket tunnels} ? 1 : 0, 1,
              '?notable: plain lines instead of tables');
+    # a graceful restart: the old child keeps its tunnel and still shows,
+    # as stopping, beside the new generation
+    kill 'USR1', $h2->pid;
+    my $g = {};
+    NPTest::wait_until(30, sub {
+        $g = auto($port2);
+        return ($g->{NodeProxyChildren} // 0) >= 3 && ($g->{NodeProxyTunnels} // -1) == 1;
+    }, 0.2);
+    t_debug('after graceful: ' . enc({ map { $_ => $g->{$_} } grep { /^NodeProxy/ } keys %$g }));
+    my @holder = grep { ($g->{"NodeProxyChild[$_]Tunnels"} // 0) == 1 }
+                 map { /^NodeProxyChild\[(\d+)\]Pid$/ ? $1 : () } keys %$g;
+    ok t_cmp(($g->{NodeProxyChildren} // 0) >= 3 ? ($g->{NodeProxyTunnels} // -1) : 'children < 3', 1,
+             'graceful restart: the old and the new generation are listed, the open tunnel still counted');
+    ok t_cmp(@holder == 1 ? $g->{"NodeProxyChild[$holder[0]]Stopping"} : 'no single holder', 1,
+             'the child that holds it is an old-generation one (Stopping 1)');
     $s2->cmd({ cmd => 'close' });
     my $a5 = {};
     NPTest::wait_until(10, sub { $a5 = auto($port2); ($a5->{NodeProxyTunnels} // -1) == 0 }, 0.1);
