@@ -6,6 +6,17 @@
  * worker picks the request up (ap_mpm_register_timed_callback) and relays
  * what is there, suspending again while the body is still trickling.
  *
+ * A body that streams in pauses (Server-Sent Events) is relayed by the
+ * reactor thread itself when the response's output filters only pass bytes
+ * through (plain HTTP/1.1: chunking and the core; np_response_reactor_safe):
+ * while suspended the connection belongs to nobody else, and the relay
+ * never blocks (non-blocking writes, no flush; a client that falls behind
+ * is waited for with POLLOUT, Node meanwhile left unread). Each event then
+ * costs a read, a write and a share of the reactor's poll, and both sockets
+ * stay registered. Other chains (mod_ssl, mod_deflate, ...) hand each pause
+ * to an MPM worker as above. The end of the response goes to a worker too
+ * (logging, keep-alive).
+ *
  * Apache 2.4 has no way to give a suspended connection back to the MPM:
  * once the response is complete, mod_nodeproxy_keepalive.c keeps the
  * connection alive itself. Responses that come within NodeAsyncDelay keep
@@ -30,7 +41,9 @@
 
 APLOG_USE_MODULE(nodeproxy);
 
-typedef enum { NP_WAKE_READY, NP_WAKE_TIMEOUT, NP_WAKE_CLIENT_GONE } np_wake_e;
+typedef enum { NP_WAKE_READY, NP_WAKE_TIMEOUT, NP_WAKE_CLIENT_GONE,
+               NP_WAKE_DONE /* the reactor relayed the whole body */
+} np_wake_e;
 
 typedef struct {
     np_job_t job;                 /* first: the reactor's view of it        */
@@ -42,6 +55,9 @@ typedef struct {
     int suspended;                /* the MPM has let go of the connection   */
     int watch_client;
     int waits;                    /* times it waited without a thread     */
+    int relay;                    /* -1: not decided; 1: the reactor relays
+                                   * the body (np_response_reactor_safe)  */
+    apr_uint32_t relayed;         /* times the reactor relayed body bytes */
     apr_pollfd_t bpfd, cpfd;
     apr_int16_t breq, creq;
     np_wake_e why;
@@ -71,6 +87,12 @@ static void wake(np_async_t *a, np_wake_e why)
 {
     a->why = why;
     unwatch(a);
+    if (why == NP_WAKE_DONE && a->rq->conn) {
+        /* Out of the poll set first: a closed socket's number may be
+         * reused at once by another thread. */
+        np_conn_release(a->rq->conn, a->resp->reusable);
+        a->rq->conn = NULL;
+    }
     np_reactor_unlink(&a->job);
     if (ap_mpm_register_timed_callback(0, resume, a) != APR_SUCCESS) {
         /* Cannot happen on the event MPM; run it here rather than hang. */
@@ -78,26 +100,60 @@ static void wake(np_async_t *a, np_wake_e why)
     }
 }
 
+/* Register what the job waits for; a watch that is already right costs
+ * nothing (np_reactor_watch compares), so a relayed stream keeps both. */
 static void async_adopt(np_job_t *job)
 {
     np_async_t *a = (np_async_t *)job;
     if (a->want_write) {
         /* Node waits meanwhile: what it sends stays in its socket. */
+        np_reactor_watch(job->ps, &a->bpfd, &a->breq, 0);
         np_reactor_watch(job->ps, &a->cpfd, &a->creq, APR_POLLOUT);
         return;
     }
     /* POLLIN, or what a TLS backend connection waits for. */
     np_reactor_watch(job->ps, &a->bpfd, &a->breq, a->rq->conn->want_recv);
-    if (a->watch_client) {
-        np_reactor_watch(job->ps, &a->cpfd, &a->creq, APR_POLLIN);
+    np_reactor_watch(job->ps, &a->cpfd, &a->creq,
+                     a->watch_client ? APR_POLLIN : 0);
+}
+
+/* On the reactor thread: relay what Node sent (or what the client can now
+ * take) without a worker. */
+static void relay(np_async_t *a)
+{
+    request_rec *r = a->r;
+    np_request_t *rq = a->rq;
+    apr_time_t deadline;
+
+    a->relayed++;
+    if (np_response_pump(r, rq, a->resp, NP_PUMP_REACTOR) != SUSPENDED) {
+        wake(a, NP_WAKE_DONE);
+        return;
     }
+    a->want_write = a->resp->want_write;
+    deadline = apr_time_now() + (a->want_write
+                                 ? r->connection->base_server->timeout
+                                 : rq->timeout);
+    if (a->job.deadline && deadline >= a->job.deadline) {
+        a->job.deadline = deadline;      /* later: a plain store */
+    }
+    else {
+        np_reactor_set_deadline(&a->job, deadline);
+    }
+    async_adopt(&a->job);
 }
 
 static void async_ready(np_job_t *job, const apr_pollfd_t *pfd)
 {
     np_async_t *a = (np_async_t *)job;
     if (a->want_write) {
-        wake(a, NP_WAKE_READY);   /* writable, or gone: the write tells */
+        /* writable, or gone: the write tells */
+        if (a->relay > 0) {
+            relay(a);
+        }
+        else {
+            wake(a, NP_WAKE_READY);
+        }
         return;
     }
     if (pfd->desc.s == a->cpfd.desc.s) {
@@ -115,6 +171,10 @@ static void async_ready(np_job_t *job, const apr_pollfd_t *pfd)
         }
         a->watch_client = 0;
         np_reactor_watch(job->ps, &a->cpfd, &a->creq, 0);
+        return;
+    }
+    if (a->relay > 0 && a->in_body) {
+        relay(a);
         return;
     }
     wake(a, NP_WAKE_READY);
@@ -141,6 +201,7 @@ int np_async_wait(request_rec *r, np_request_t *rq, np_response_t *resp,
         a->rq = rq;
         a->resp = resp;
         a->watch_client = 1;
+        a->relay = -1;
         a->bpfd.p = a->cpfd.p = r->pool;
         a->bpfd.desc_type = a->cpfd.desc_type = APR_POLL_SOCKET;
         a->bpfd.client_data = a->cpfd.client_data = a;
@@ -155,6 +216,10 @@ int np_async_wait(request_rec *r, np_request_t *rq, np_response_t *resp,
                       in_body ? "rest of the body" : "response");
     }
     a->in_body = in_body;
+    if (in_body && a->relay < 0) {
+        /* Decided once: the filters left after the head do not change. */
+        a->relay = np_response_reactor_safe(r);
+    }
     /* (Before the head, resp is not set up yet: only a body waits so.) */
     a->want_write = in_body && resp->want_write;
     a->waits++;
@@ -182,6 +247,9 @@ static void finish(np_async_t *a)
     /* For the access log: this request waited without a thread, n times. */
     apr_table_setn(a->r->notes, "nodeproxy-async",
                    apr_itoa(a->r->pool, a->waits));
+    /* ... and the reactor relayed this many of its body's reads. */
+    apr_table_setn(a->r->notes, "nodeproxy-relayed",
+                   apr_psprintf(a->r->pool, "%u", (unsigned)a->relayed));
     np_reactor_finish_connection(a->r);
 }
 
@@ -194,6 +262,10 @@ static void resume(void *baton)
     int status;
 
     np_reactor_enter(r->connection);
+    if (a->why == NP_WAKE_DONE) {
+        finish(a);   /* relayed, backend released: log, keep alive */
+        return;
+    }
     if (a->why == NP_WAKE_CLIENT_GONE) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00110)
                       "nodeproxy(%s): client went away while the backend was "

@@ -96,6 +96,7 @@ typedef struct np_response_t {
     apr_size_t avail;
     apr_bucket_brigade *bb;
     int want_write;          /* suspended until the client can take more */
+    int ended;               /* NP_PUMP_REACTOR: over; rq->conn to release */
 } np_response_t;
 np_outcome_e np_response_read_head(request_rec *r, np_request_t *rq,
                                    np_response_t *resp);
@@ -115,8 +116,25 @@ void np_await_next_request(request_rec *r, np_request_t *rq);
 /* Write what the core output filter holds, without blocking; 0 when the
  * client is gone. c->data_in_output_filters says whether some is left. */
 int np_write_pending(conn_rec *c);
+/* may_suspend: NP_PUMP_BLOCK (0: the synchronous path), NP_PUMP_WORKER (1:
+ * an MPM worker that may suspend), or NP_PUMP_REACTOR (2: on the reactor
+ * thread, for a suspended response whose output filters pass bytes through
+ * (np_response_reactor_safe): never blocks, never flushes, never waits for
+ * Node, and yields after a few reads so other jobs get their turn. In that
+ * mode an ended response keeps rq->conn (resp->ended set, resp->reusable
+ * says whether to pool it): the caller drops its poll watches first, then
+ * releases it). */
+#define NP_PUMP_BLOCK 0
+#define NP_PUMP_WORKER 1
+#define NP_PUMP_REACTOR 2
 int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
                      int may_suspend);
+/* Can the reactor thread relay this response's body itself? Only when every
+ * output filter left on r passes bytes through as they come (HTTP/1.1
+ * chunking, the core): a filter that buffers or transforms (mod_deflate,
+ * mod_ssl, mod_filter chains, anything unknown) needs the worker path,
+ * which flushes and may block. */
+int np_response_reactor_safe(request_rec *r);
 /* A suspended response whose backend stayed silent past NodeTimeout. */
 void np_response_timed_out(request_rec *r, np_request_t *rq,
                            np_response_t *resp);

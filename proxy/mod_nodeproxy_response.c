@@ -268,6 +268,9 @@ static apr_status_t read_more(request_rec *r, np_request_t *rq,
     if (rv == APR_SUCCESS || !APR_STATUS_IS_EAGAIN(rv)) {
         return rv;
     }
+    if (may_suspend == NP_PUMP_REACTOR) {
+        return APR_EAGAIN;   /* nothing buffers in its filters: no flush */
+    }
     if ((rv = pass(r, bb, NULL, 0, 1)) != APR_SUCCESS) {
         return APR_ECONNABORTED;   /* the client went away */
     }
@@ -371,8 +374,53 @@ int np_response_begin(request_rec *r, np_request_t *rq, np_response_t *resp)
     }
     resp->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     resp->want_write = 0;
+    resp->ended = 0;
     resp->data_off = resp->head.head_len;
     resp->avail = resp->buffered - resp->head.head_len;
+    return OK;
+}
+
+/* Reads per NP_PUMP_REACTOR pump before the reactor turns to other jobs
+ * (a level-triggered poll brings it back): at most 4 x 32 KiB at a time. */
+#define NP_REACTOR_READS 4
+
+int np_response_reactor_safe(request_rec *r)
+{
+    /* Filters known to pass each brigade on at once, without holding or
+     * rewriting bytes and without blocking when the core does not. */
+    static const char *const through[] = {
+        "chunk", "http_outerror", "content_length", "core", NULL
+    };
+    ap_filter_t *f;
+    for (f = r->output_filters; f; f = f->next) {
+        const char *name = f->frec ? f->frec->name : NULL;
+        int i;
+        for (i = 0; name && through[i]; i++) {
+            if (strcasecmp(name, through[i]) == 0) {
+                break;
+            }
+        }
+        if (!name || !through[i]) {
+            ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r,
+                          "nodeproxy: output filter %s: the body's pauses "
+                          "are relayed by a worker", name ? name : "?");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The relay is over: release the backend connection, or, on the reactor
+ * (whose poll set may still hold its socket), leave that to the caller. */
+static int ended(np_request_t *rq, np_response_t *resp, int reactor,
+                 int reusable)
+{
+    resp->reusable = reusable;
+    resp->ended = 1;
+    if (!reactor) {
+        np_conn_release(rq->conn, reusable);
+        rq->conn = NULL;
+    }
     return OK;
 }
 
@@ -383,6 +431,8 @@ int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
     apr_bucket_brigade *bb = resp->bb;
     int done = resp->kind == NP_BODY_NONE
                || (resp->kind == NP_BODY_LENGTH && resp->remaining == 0);
+    int reactor = may_suspend == NP_PUMP_REACTOR;
+    int reads = 0, drained = 0;
     const char *err = NULL;
     apr_status_t rv;
 
@@ -421,7 +471,9 @@ int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
             if (span_len && pass(r, bb, span, span_len, 0) != APR_SUCCESS) {
                 goto client_gone;
             }
-            if (may_suspend && !done) {
+            /* The reactor writes once per buffer read (the core holds
+             * small passes until then), never more than it read. */
+            if (may_suspend && !done && (!reactor || resp->avail == 0)) {
                 int behind = client_behind(r->connection, resp);
                 if (behind < 0) {
                     goto client_gone;
@@ -437,8 +489,17 @@ int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
             }
             break;
         }
+        if (reactor && !c->io->pending(c)
+            && (drained || reads >= NP_REACTOR_READS)) {
+            /* A short read emptied the socket: the poll says when there is
+             * more (no read that only says EAGAIN). */
+            resp->avail = 0;
+            return SUSPENDED;
+        }
         resp->avail = c->bufsize;
         rv = read_more(r, rq, bb, &resp->avail, may_suspend);
+        reads++;
+        drained = resp->avail < c->bufsize;
         if (APR_STATUS_IS_EAGAIN(rv)) {
             resp->avail = 0;
             return SUSPENDED;
@@ -462,16 +523,13 @@ int np_response_pump(request_rec *r, np_request_t *rq, np_response_t *resp,
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
     ap_pass_brigade(r->output_filters, bb);
     apr_brigade_cleanup(bb);
-    np_conn_release(c, resp->reusable);
-    rq->conn = NULL;
-    return OK;
+    return ended(rq, resp, reactor, resp->reusable);
 
 broken:
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, NPLOGNO(00030)
                   "nodeproxy(%s): %s; the client gets a truncated response",
                   rq->backend->target->url, rq->cause);
-    np_conn_release(c, 0);
-    rq->conn = NULL;
+    ended(rq, resp, reactor, 0);
     end_broken(r, bb);
     return OK;
 
@@ -479,8 +537,7 @@ client_gone:
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00031)
                   "nodeproxy(%s): client went away during the response",
                   rq->backend->target->url);
-    np_conn_release(c, 0);
-    rq->conn = NULL;
+    ended(rq, resp, reactor, 0);
     r->connection->aborted = 1;
     return OK;
 }

@@ -13,7 +13,8 @@
 //   .../big?ms=W&size=N&pieces=P&every=M&id=X
 //                             after W ms (default 0), 200 with Content-Length N
 //                             (default 1 MiB): "X:" then 'x' up to N bytes, in
-//                             P writes (default 1) M ms apart (default 0)
+//                             P writes (default 1) M ms apart (default 0);
+//                             with &pattern=1 byte k of the body is k % 251
 //   .../never                 reads the request, never answers
 //   .../diemid?wait=W&pause=P head (Content-Length: 1000) after W ms (default
 //                             0) with the first 100 bytes, then P ms later
@@ -108,7 +109,11 @@ const server = http.createServer((req, res) => {
       const size = num('size', 1 << 20);
       const pieces = Math.max(1, num('pieces', 1));
       const body = Buffer.alloc(size, 'x');
-      body.write(`${id}:`.slice(0, size));
+      if (u.searchParams.get('pattern')) {
+        for (let k = 0; k < size; k++) body[k] = k % 251;   // loss or reorder shows
+      } else {
+        body.write(`${id}:`.slice(0, size));
+      }
       const step = Math.ceil(size / pieces);
       let off = 0;
       const more = () => {

@@ -312,7 +312,7 @@ DocumentRoot "$htdocs"
 <Directory />
     Require all granted
 </Directory>
-CustomLog "$dir/access_log" "%>s \\"%r\\" member=%{nodeproxy-member}n upstream_ms=%{nodeproxy-upstream-ms}n attempts=%{nodeproxy-attempts}n async=%{nodeproxy-async}n cport=%{remote}p"
+CustomLog "$dir/access_log" "%>s \\"%r\\" member=%{nodeproxy-member}n upstream_ms=%{nodeproxy-upstream-ms}n attempts=%{nodeproxy-attempts}n async=%{nodeproxy-async}n relayed=%{nodeproxy-relayed}n cport=%{remote}p"
 <Location /np-status>
     SetHandler nodeproxy-status
 </Location>
