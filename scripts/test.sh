@@ -248,8 +248,11 @@ if [ ! -f "$run_dir/t/TEST" ]; then
     problem "t/TEST not found: the Apache::Test suite did not run"
 else
     t_rc=0
+    # The TAP of every test file is kept (PERL_TEST_HARNESS_DUMP_TAP): the
+    # harness shows only "Failed test N", the TAP has what was expected
+    # and what came (t_cmp), printed below for each failed test.
     run_logged "$RESULTS/apache-test.log" env -C "$run_dir" \
-        timeout -k 30 "${NP_T_TIMEOUT:-1500}" perl t/TEST -apxs "$NP_APXS" ||
+        PERL_TEST_HARNESS_DUMP_TAP="$RESULTS/tap" timeout -k 30 "${NP_T_TIMEOUT:-1500}" perl t/TEST -apxs "$NP_APXS" ||
         t_rc=$?
     if [ "$t_rc" -eq 124 ] || [ "$t_rc" -eq 137 ]; then
         # Killed: stop the httpd it may have left running.
@@ -274,7 +277,13 @@ else
         n=$((n + missing))
         [ "$n" -gt 0 ] || n=1
         t_fail=$((t_fail + n))
-        problem "Apache::Test: $prog ($n failed or not run): see $RESULTS/apache-test.log and $run_dir/t/logs/error_log"
+        problem "Apache::Test: $prog ($n failed or not run): see $RESULTS/apache-test.log, $RESULTS/tap/$prog and $run_dir/t/logs/error_log"
+        if [ -f "$RESULTS/tap/$prog" ]; then
+            printf '\n---- %s: the failed tests (from its TAP)\n' "$prog"
+            awk '/^ok /{ buf = ""; next }
+                 /^#/ { buf = buf $0 "\n"; next }
+                 /^not ok/ { printf "%s%s\n", buf, $0; buf = "" }' "$RESULTS/tap/$prog" | tail -n 60
+        fi
     done < <(awk '
         function flush() { if (prog != "") print prog, failed, missing; prog = "" }
         /^[^ ].* \(Wstat: .* Tests: [0-9]+ Failed: [0-9]+\)/ {
