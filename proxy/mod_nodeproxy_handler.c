@@ -187,10 +187,12 @@ static int respond(request_rec *r, np_request_t *rq, np_response_t *resp)
             return HTTP_BAD_GATEWAY;
         }
         np_proxy_set_notes(r, rq);
-        if (rq->member && rq->member->spec.max) {
+        if (rq->member && rq->member->spec.max && !r->connection->master) {
             /* admission control: a tunnel holds its max= slot for its
              * whole life; the request's pool goes when the 101 is
-             * relayed, the connection's when the tunnel ends. */
+             * relayed, the connection's when the tunnel ends. An HTTP/2
+             * stream's tunnel keeps its request (and the slot with it)
+             * until it ends. */
             apr_pool_cleanup_kill(r->pool, rq->member, np_pending_done);
             apr_pool_cleanup_register(r->connection->pool, rq->member,
                                       np_pending_done, apr_pool_cleanup_null);

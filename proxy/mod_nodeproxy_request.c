@@ -26,6 +26,7 @@
 #include "np_headers.h"
 #include "np_ws.h"
 #include "mod_nodeproxy_reactor.h"
+#include "mod_nodeproxy_tunnel.h"
 
 APLOG_USE_MODULE(nodeproxy);
 
@@ -447,7 +448,7 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
     np_dir_conf_t *dc = np_dir_conf(r->per_dir_config);
     const np_mapping_t *m = rq->mapping;
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
-    int status;
+    int status, upgrade, ws_on;
 
     rq->connect_timeout = NP_PICK(m->connect_timeout,
                                   NP_PICK(dc->connect_timeout,
@@ -490,9 +491,20 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
         r->connection->keepalive = AP_CONN_CLOSE;
         return HTTP_BAD_REQUEST;
     }
-    if (NP_PICK(m->websocket, NP_PICK(dc->websocket, 1))
-        && np_ws_is_upgrade(r->method, apr_table_get(r->headers_in, "Upgrade"),
-                            apr_table_get(r->headers_in, "Connection"))) {
+    upgrade = np_ws_is_upgrade(r->method,
+                               apr_table_get(r->headers_in, "Upgrade"),
+                               apr_table_get(r->headers_in, "Connection"));
+    ws_on = NP_PICK(m->websocket, NP_PICK(dc->websocket, 1));
+    if (upgrade && r->connection->master) {
+        /* On an HTTP/2 stream only mod_http2 makes an upgrade (RFC 8441:
+         * h2 forbids Upgrade and Connection from clients). It is tunnelled
+         * or refused, never sent on as a plain GET: mod_http2 would turn
+         * Node's 200 into a 502. */
+        if ((status = np_h2tunnel_check(r, ws_on)) != OK) {
+            return status;
+        }
+    }
+    if (ws_on && upgrade) {
         rq->websocket = 1;
         rq->ws_key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
     }
@@ -511,7 +523,11 @@ int np_request_prepare(request_rec *r, np_request_t *rq)
         rq->next_wait = NP_PICK(dc->next_wait, NP_DEFAULT_NEXT_WAIT);
     }
     rq->backend_uri = np_map_backend_uri(r->pool, m, r->uri, r->args);
-    rq->has_body = ap_request_has_body(r);
+    /* An upgrade on an HTTP/2 stream has no body: mod_http2 adds
+     * "Transfer-Encoding: chunked" to it, but the stream's DATA frames are
+     * the tunnel's bytes, read once the 101 is out. */
+    rq->has_body = ap_request_has_body(r)
+                   && !(rq->websocket && r->connection->master);
     if (rq->has_body && te) {
         chunk_check_t *cc = apr_pcalloc(r->pool, sizeof(*cc));
         np_chunk_init(&cc->dec);

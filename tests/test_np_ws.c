@@ -53,11 +53,29 @@ static void test_accept(void **state)
     apr_pool_destroy(p);
 }
 
+static void test_h2(void **state)
+{
+    const char *why;
+    np_ws_h2_in_t in = { 0 };
+    assert_int_equal(np_ws_h2_refusal(1, 1, &why), 0);
+    assert_null(why);
+    assert_int_equal(np_ws_h2_refusal(0, 1, &why), 501);
+    assert_non_null(strstr(why, "NodeWebSocket is off"));
+    assert_int_equal(np_ws_h2_refusal(1, 0, &why), 501);
+    assert_non_null(strstr(why, "pollable"));
+    assert_int_equal(np_ws_h2_refusal(0, 0, &why), 501);
+    /* the upgrade body's EOS, then the end of the stream */
+    assert_int_equal(np_ws_h2_eos(&in), 0);
+    assert_int_equal(np_ws_h2_eos(&in), 1);
+    assert_int_equal(np_ws_h2_eos(&in), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_is_upgrade),
         cmocka_unit_test(test_accept),
+        cmocka_unit_test(test_h2),
     };
     apr_initialize();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,7 +22,8 @@
  * client to take it (up to Timeout) in the reactor, not on a write.
  *
  * MPMs that cannot suspend (prefork, worker) run the same pump in the
- * request's own thread. */
+ * request's own thread. An HTTP/2 stream's tunnel (RFC 8441) has no
+ * socket to suspend on: mod_nodeproxy_h2tunnel.c runs it on its thread. */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -519,6 +520,15 @@ int np_tunnel_start(request_rec *r, np_request_t *rq, np_response_t *resp)
         np_conn_release(rq->conn, 0);
         rq->conn = NULL;
         return DONE;
+    }
+    if (c->master) {
+        /* An HTTP/2 stream (mod_http2 made the 101 its 200): tunnelled on
+         * this thread, through the stream's filters. */
+        np_conn_t *b = rq->conn;
+        rq->conn = NULL;
+        return np_h2tunnel_run(r, b, b->buf + resp->head.head_len,
+                               resp->buffered > resp->head.head_len
+                               ? resp->buffered - resp->head.head_len : 0);
     }
 
     /* In the connection's pool, not the request's: the request is finished

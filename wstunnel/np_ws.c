@@ -74,3 +74,24 @@ int np_ws_answer_ok(apr_pool_t *p, int status, const char *upgrade,
     }
     return 1;
 }
+
+int np_ws_h2_refusal(int websocket_on, int pollable, const char **why)
+{
+    if (!websocket_on) {
+        *why = "NodeWebSocket is off here (a WebSocket over HTTP/2 cannot "
+               "be answered as a plain request)";
+        return 501;
+    }
+    if (!pollable) {
+        *why = "mod_http2 offers no pollable input for the stream "
+               "(ap_get_pollfd_from_conn)";
+        return 501;
+    }
+    *why = NULL;
+    return 0;
+}
+
+int np_ws_h2_eos(np_ws_h2_in_t *in)
+{
+    return in->eos_seen++ > 0;
+}
