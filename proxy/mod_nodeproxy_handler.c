@@ -187,15 +187,23 @@ static int respond(request_rec *r, np_request_t *rq, np_response_t *resp)
             return HTTP_BAD_GATEWAY;
         }
         np_proxy_set_notes(r, rq);
-        if (rq->member && rq->member->spec.max && !r->connection->master) {
+        if (rq->member && rq->member->spec.max) {
             /* admission control: a tunnel holds its max= slot for its
              * whole life; the request's pool goes when the 101 is
              * relayed, the connection's when the tunnel ends. An HTTP/2
              * stream's tunnel keeps its request (and the slot with it)
              * until it ends. */
-            apr_pool_cleanup_kill(r->pool, rq->member, np_pending_done);
-            apr_pool_cleanup_register(r->connection->pool, rq->member,
-                                      np_pending_done, apr_pool_cleanup_null);
+            if (!r->connection->master) {
+                apr_pool_cleanup_kill(r->pool, rq->member, np_pending_done);
+                apr_pool_cleanup_register(r->connection->pool, rq->member,
+                                          np_pending_done,
+                                          apr_pool_cleanup_null);
+            }
+        }
+        else if (rq->member && r->connection->master) {
+            /* Without max=, an open tunnel is not pending on its member
+             * (an HTTP/1.1 one's request is gone by then). */
+            apr_pool_cleanup_run(r->pool, rq->member, np_pending_done);
         }
         return np_tunnel_start(r, rq, resp);
     }
