@@ -38,6 +38,7 @@
 #include "mod_nodeproxy_relay.h"
 #include "mod_nodeproxy_tunnel.h"
 #include "mod_nodeproxy_balancer.h"
+#include "mod_nodeproxy_children.h"
 #include "np_ws.h"
 
 APLOG_USE_MODULE(nodeproxy);
@@ -253,6 +254,7 @@ int np_h2tunnel_run(request_rec *r, np_conn_t *b, const char *early,
         apr_atomic_inc64(&g->tunnels_open);
         apr_atomic_inc64(&g->tunnels_total);
     }
+    np_child_count(NP_CHILD_TUNNELS, 1);     /* mod_status' per-child view */
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00621)
                   "nodeproxy(%s): WebSocket tunnel open over HTTP/2 (on this "
                   "h2 worker thread)", b->backend->target->url);
@@ -316,6 +318,7 @@ int np_h2tunnel_run(request_rec *r, np_conn_t *b, const char *early,
     if (g) {
         apr_atomic_dec64(&g->tunnels_open);
     }
+    np_child_count(NP_CHILD_TUNNELS, -1);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, NPLOGNO(00623)
                   "nodeproxy(%s): WebSocket tunnel over HTTP/2 closed: %s "
                   "(open %" APR_TIME_T_FMT " s)", b->backend->target->url,
