@@ -32,7 +32,8 @@
 //                         closing idle keep-alive connections does: `end` a
 //                         clean close (over https a close_notify, then FIN),
 //                         `rst` an abrupt reset (TCP RST); {dropped: n}
-//   (stats also give `open`: connections open now, this one included)
+//   (stats also give `open`: connections open now, this one included, and
+//   `app_connections`: connections that carried a request other than /__np/*)
 // --keep-alive-timeout MS closes idle connections exactly MS after the last
 // response (Node itself would wait about MS + 1000).
 
@@ -62,6 +63,7 @@ function send(res, status, obj, extra) {
 function connInfo(req) {
   const sock = req.socket;
   sock.npSeq = (sock.npSeq || 0) + 1;
+  if (sock.npSeq === 1) appConnections++;
   return { remotePort: sock.remotePort, seq: sock.npSeq };
 }
 
@@ -106,7 +108,8 @@ function control(req, res, u) {
   else if (p !== '/__np/stats') { send(res, 404, { error: 'unknown control' }); return; }
   send(res, 200, { name: o.name, counts: ctl.counts, first: ctl.first, last: ctl.last,
                    hung: ctl.hung, health_mode: ctl.health, delay_ms: ctl.delay,
-                   connections, open: rawSocks.size, tls: tlsStats });
+                   connections, app_connections: appConnections, open: rawSocks.size,
+                   tls: tlsStats });
 }
 
 // Close every connection but the one on port `keep` (the control request's):
@@ -138,6 +141,7 @@ function health(req, res) {
 }
 
 let connections = 0;
+let appConnections = 0;   // connections that carried a request other than /__np/*
 const server = createServer(o, (req, res) => {
   const u0 = new URL(req.url, 'http://x');
   if (u0.pathname.startsWith('/__np/')) { req.resume(); control(req, res, u0); return; }
