@@ -10,11 +10,13 @@
 #  - A: rediss://localhost (SNI and name check: localhost), password=;
 #  - B: rediss://127.0.0.1 (no SNI, the address checked), user=np
 #    password= (Redis 6 ACL AUTH);
-#  - C: like A but ca= the wrong CA.
+#  - C: like A but ca= the wrong CA;
+#  - D: no client certificate; E: a wrong password.
 # Must show: A and B share one limit (rate=1/m burst=6: 6 of 8 pass, Node
 # sees 6); C fails open with one NP00520 line naming the verification
-# failure and serves with its local limit; Redis stopped -> local limits
-# and one NP00520 per instance; Redis back -> NP00522 and shared again.
+# failure and serves with its local limit; D and E likewise, each line
+# naming its reason; Redis stopped -> local limits and one NP00520 per
+# instance; Redis back -> NP00522 and shared again.
 use strict;
 use warnings FATAL => 'all';
 
@@ -29,7 +31,7 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
 
-plan tests => 1 + 4 + 4 + 4 + 4, need_module('nodeproxy');
+plan tests => 1 + 4 + 4 + 2 * 2 + 4 + 4, need_module('nodeproxy');
 
 my $REDIS_PORT = 29500;
 my $PW = 'np-default-secret';
@@ -82,7 +84,7 @@ my $started = eval { redis_start() } || 0;
 ok t_cmp($started, 1, "TLS-only redis-server (" . ($redis_bin // 'missing') .
          ") answers on 127.0.0.1:$REDIS_PORT to a client with a certificate and the password");
 
-my ($pa, $pb, $pc, $p1) = NPAsync::free_ports(4);
+my ($pa, $pb, $pc, $pd, $pe, $p1) = NPAsync::free_ports(6);
 my $b1 = NPAsync::backend('rt1', $p1);
 my $locations = <<"EOL";
 <Location /r/>
@@ -105,6 +107,10 @@ my $hb = NPAsync::Httpd->start(tag => 'redis-tls-b', port => $pb, conf =>
     "NodeRateLimitStore rediss://127.0.0.1:$REDIS_PORT/0 user=np password=$ACL_PW ca=$pki/ca.crt $tls\n$locations");
 my $hc = NPAsync::Httpd->start(tag => 'redis-tls-c', port => $pc, conf =>
     "NodeRateLimitStore rediss://localhost:$REDIS_PORT/0 password=$PW ca=$pki/other-ca.crt $tls\n$locations");
+my $hd = NPAsync::Httpd->start(tag => 'redis-tls-d', port => $pd, conf =>
+    "NodeRateLimitStore rediss://localhost:$REDIS_PORT/0 password=$PW ca=$pki/ca.crt timeout=200ms\n$locations");
+my $he = NPAsync::Httpd->start(tag => 'redis-tls-e', port => $pe, conf =>
+    "NodeRateLimitStore rediss://localhost:$REDIS_PORT/0 password=not-$PW ca=$pki/ca.crt $tls\n$locations");
 
 sub get {
     my ($port, $path) = @_;
@@ -149,6 +155,19 @@ ok t_cmp(log_count($hc, qr/NP00520: .*rediss:\/\/localhost:$REDIS_PORT\/0 unreac
          'wrong CA: the outage logged once (NP00520)');
 ok t_cmp(log_lines($hc, qr/NP00520/), qr/certificate verify failed/,
          'the line names the reason');
+
+# ---- no client certificate, wrong password (2 x 2) ---------------------------------
+# (TLS 1.3: Redis refuses the missing certificate after the handshake, with
+# an alert read at the first reply; a reset may overtake it)
+for my $case (['no client certificate', $hd, $pd, qr/alert certificate required|Connection reset/],
+              ['wrong password', $he, $pe, qr/AUTH refused: WRONGPASS/]) {
+    my ($what, $h, $port, $why) = @$case;
+    my @r = map { get($port, "/local/fast?id=$_") } 1 .. 4;
+    ok t_cmp(join(' ', map { $_->{status} } @r), '200 200 200 429',
+             "$what: served with the local limit (burst=3)");
+    ok t_cmp(log_count($h, qr/NP00520: .*unreachable/) . ' ' . log_lines($h, qr/NP00520/),
+             qr/^1 .*$why/, "$what: one NP00520 line naming the reason");
+}
 
 # ---- Redis stopped (4) -----------------------------------------------------------------
 redis_stop();
