@@ -4,7 +4,8 @@
 # proxy tunnels it to a Node `ws` backend (t/backends/ws.js): text and
 # binary of every length class echo back, closes propagate both ways (close
 # frames, END_STREAM, RST_STREAM), the idle timeout ends it, an open tunnel
-# does not spin, sticky routing holds, HTTP/1.1 WebSockets on the same vhost
+# does not spin, sticky routing holds, an https:// (wss) backend works,
+# HTTP/1.1 WebSockets on the same vhost
 # are unaffected, and what cannot work gets a clear status.
 use strict;
 use warnings FATAL => 'all';
@@ -22,13 +23,16 @@ use Time::HiRes qw(time sleep);
 
 my @SIZES = (1, 125, 126, 65535, 65536, 1048576);
 
-plan tests => 5 + 2 * @SIZES + 4 + 4 + 4 + 2 + 5 + 4 + 3 + 2 + 2 + 4 + 3 + 1,
+plan tests => 5 + 2 * @SIZES + 4 + 4 + 4 + 3 + 2 + 5 + 4 + 3 + 2 + 2 + 4 + 3 + 1,
     need_module('nodeproxy', 'ssl', 'http2');
 
 my $ws = NPBackend::start('h2ws', 'ws.js', 29620);
 my $m1 = NPBackend::start('h2ws1', 'ws.js', 29621);
 my $m2 = NPBackend::start('h2ws2', 'ws.js', 29622);
 my $plain = NPBackend::start('h2plain', 'echo.js', 29623);
+my $pki = t_path('conf', 'np-pki');
+my $wss = NPBackend::start('h2wss', 'ws.js', 29624,
+                           tls => { cert => "$pki/server.crt", key => "$pki/server.key" });
 my $port = vhost_port('np_h2ws');
 my $base = "https://localhost:$port";
 my $CLIENT = "$NPWs::T_DIR/backends/h2wsclient.js";
@@ -103,6 +107,17 @@ my $open0 = tunnels_open() // 0;
     ok t_cmp($r->{all_ok} ? 1 : 0, 1, 'RST_STREAM: echo first');
     $ok = wait_until(10, sub { (stats($ws)->{closed} // 0) > ($st0->{closed} // 0) });
     ok t_cmp(defined $ok ? 1 : 0, 1, 'RST_STREAM from the client: the backend saw the close');
+}
+
+# ---- an https:// (wss) backend (3) ----------------------------------------------------
+{
+    my $r = h2ws({ op => 'echo', url => "$base/wss/t",
+                   messages => [ { type => 'text', size => 126 }, { type => 'binary', size => 1048576 } ],
+                   close => 'backend' });
+    ok t_cmp(($r->{status} // $r->{error}) . '|' . ((ref $r->{hello} ? $r->{hello}{hello} : '') // ''),
+             '200|h2wss', 'h2 client, TLS backend: opened, on h2wss');
+    ok t_cmp($r->{all_ok} ? 1 : 0, 1, 'h2 client, TLS backend: echoes (126 text, 1 MiB binary)');
+    ok t_cmp($r->{stream_ended} ? 1 : 0, 1, 'h2 client, TLS backend: the backend\'s close ends the stream');
 }
 
 # ---- idle timeout (2) --------------------------------------------------------------------
