@@ -5,8 +5,8 @@
 # binary of every length class echo back, closes propagate both ways (close
 # frames, END_STREAM, RST_STREAM), the idle timeout ends it, an open tunnel
 # does not spin, sticky routing holds, an https:// (wss) backend works,
-# HTTP/1.1 WebSockets on the same vhost
-# are unaffected, and what cannot work gets a clear status.
+# HTTP/1.1 WebSockets on the same vhost are unaffected, and what cannot
+# work gets a clear status.
 use strict;
 use warnings FATAL => 'all';
 
