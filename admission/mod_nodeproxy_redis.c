@@ -53,6 +53,12 @@ struct np_redis_conf_t {
                                         * threads drop older connections  */
     volatile apr_uint32_t stop;
     char sha[48];                      /* the script's SHA1 (SCRIPT LOAD) */
+    /* HOST's addresses in this child: looked up at child_init and again
+     * by the reconnect thread during an outage, never by a request. */
+    apr_thread_mutex_t *addr_lock;
+    np_raddr_t addrs[NP_RADDR_MAX];
+    int naddrs;
+    char addr_why[NP_WHY];             /* why the last lookup failed      */
     server_rec *s;
     apr_thread_t *thread;
 };
@@ -111,8 +117,6 @@ const char *np_redis_parse(cmd_parms *cmd, int argc, const char *const *argv,
         return err;
     }
     c->url = np_rl_redis_url(cmd->pool, &c->r);
-    c->io.host = c->r.host;
-    c->io.port = c->r.port;
     c->io.timeout = c->r.timeout;
     c->db_arg = apr_itoa(cmd->pool, c->r.db);
     if (c->r.tls && (err = make_tls(cmd, c)) != NULL) {
@@ -151,10 +155,40 @@ static void refused(char *why, const char *step, redisReply *rep)
 
 /* Connect (TLS handshake), AUTH, SELECT, SCRIPT LOAD: a ready connection
  * or NULL with why[]. */
+static void resolve(np_redis_conf_t *c)
+{
+    np_raddr_t a[NP_RADDR_MAX];
+    char why[NP_WHY];
+    int n = np_rconn_resolve(c->r.host, c->r.port, a, NP_RADDR_MAX, why,
+                             sizeof(why));
+    apr_thread_mutex_lock(c->addr_lock);
+    if (n > 0) {
+        memcpy(c->addrs, a, n * sizeof(a[0]));
+        c->naddrs = n;   /* a failed lookup keeps the last good list */
+    }
+    apr_cpystrn(c->addr_why, n > 0 ? "" : why, sizeof(c->addr_why));
+    apr_thread_mutex_unlock(c->addr_lock);
+}
+
 static np_rconn_t *connect_one(np_redis_conf_t *c, char *why)
 {
-    np_rconn_t *conn = np_rconn_open(&c->io, why, NP_WHY);
+    np_raddr_t addrs[NP_RADDR_MAX];
+    np_rconn_t *conn;
     redisReply *rep = NULL;
+    int n;
+
+    apr_thread_mutex_lock(c->addr_lock);
+    n = c->naddrs;
+    memcpy(addrs, c->addrs, n * sizeof(addrs[0]));
+    if (!n) {
+        apr_cpystrn(why, c->addr_why[0] ? c->addr_why : "no address",
+                    NP_WHY);
+    }
+    apr_thread_mutex_unlock(c->addr_lock);
+    if (!n) {
+        return NULL;
+    }
+    conn = np_rconn_open(&c->io, addrs, n, why, NP_WHY);
     if (!conn) {
         return NULL;
     }
@@ -306,6 +340,7 @@ static void *APR_THREAD_FUNC watch_main(apr_thread_t *thd, void *data)
         if (c->stop || !apr_atomic_read32(&c->down)) {
             continue;
         }
+        resolve(c);
         {
             char why[NP_WHY];
             np_rconn_t *conn = connect_one(c, why);
@@ -368,8 +403,20 @@ void np_redis_post_config(apr_pool_t *pconf, server_rec *s,
 void np_redis_child_init(apr_pool_t *pchild, server_rec *s,
                          np_redis_conf_t *c)
 {
-    apr_status_t rv = apr_thread_create(&c->thread, NULL, watch_main, c,
-                                        pchild);
+    apr_status_t rv = apr_thread_mutex_create(&c->addr_lock,
+                                              APR_THREAD_MUTEX_DEFAULT,
+                                              pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, NPLOGNO(00525)
+                     "nodeproxy: cannot make the Redis store's lock; this "
+                     "child counts locally");
+        apr_atomic_set32(&c->down, 1);
+        c->addr_lock = NULL;
+        return;
+    }
+    c->naddrs = 0;
+    resolve(c);   /* here, not in a request: DNS may be slow */
+    rv = apr_thread_create(&c->thread, NULL, watch_main, c, pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, NPLOGNO(00523)
                      "nodeproxy: cannot start the Redis reconnect thread; "

@@ -11,8 +11,9 @@
  *
  * Bounds: connect, the handshake and each command (write + whole reply)
  * each get `timeout` from the moment they start; a step that runs out is
- * a failure (the caller then fails open). Nothing here logs: the caller
- * logs the reason once per outage. */
+ * a failure (the caller then fails open). The server's name is looked up
+ * apart (np_rconn_resolve), where a slow DNS answer stalls no request.
+ * Nothing here logs: the caller logs the reason once per outage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -74,11 +75,42 @@ static int wait_fd(int fd, short events, apr_time_t deadline)
     }
 }
 
-static int connect_addr(const struct addrinfo *ai, apr_time_t deadline,
+int np_rconn_resolve(const char *host, int port, np_raddr_t *out, int max,
+                     char *why, apr_size_t whylen)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char sport[16];
+    int rc, n = 0;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(sport, sizeof(sport), "%d", port);
+    rc = getaddrinfo(host, sport, &hints, &res);
+    if (rc != 0) {
+        why_set(why, whylen, "cannot resolve %s: %s", host, gai_strerror(rc));
+        return 0;
+    }
+    for (ai = res; ai && n < max; ai = ai->ai_next) {
+        if (ai->ai_addrlen <= sizeof(out[n].sa)) {
+            memcpy(&out[n].sa, ai->ai_addr, ai->ai_addrlen);
+            out[n].len = ai->ai_addrlen;
+            n++;
+        }
+    }
+    freeaddrinfo(res);
+    if (!n) {
+        why_set(why, whylen, "cannot resolve %s: no address", host);
+    }
+    return n;
+}
+
+static int connect_addr(const np_raddr_t *a, apr_time_t deadline,
                         char *why, apr_size_t whylen)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK
-                                   | SOCK_CLOEXEC, ai->ai_protocol);
+    int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK
+                                     | SOCK_CLOEXEC, 0);
     int one = 1, err = 0, w;
     socklen_t elen = sizeof(err);
 
@@ -87,7 +119,7 @@ static int connect_addr(const struct addrinfo *ai, apr_time_t deadline,
         return -1;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+    if (connect(fd, (const struct sockaddr *)&a->sa, a->len) == 0) {
         return fd;
     }
     if (errno != EINPROGRESS) {
@@ -182,39 +214,27 @@ static int handshake(np_rconn_t *c, const np_rconn_opts_t *o, char *why,
     }
 }
 
-np_rconn_t *np_rconn_open(const np_rconn_opts_t *o, char *why,
-                          apr_size_t whylen)
+np_rconn_t *np_rconn_open(const np_rconn_opts_t *o, const np_raddr_t *addrs,
+                          int naddrs, char *why, apr_size_t whylen)
 {
-    struct addrinfo hints, *res = NULL, *ai;
-    char port[16];
     apr_time_t deadline = apr_time_now() + o->timeout;
     np_rconn_t *c;
-    int rc;
+    int i;
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%d", o->port);
-    rc = getaddrinfo(o->host, port, &hints, &res);
-    if (rc != 0) {
-        why_set(why, whylen, "cannot resolve %s: %s", o->host,
-                gai_strerror(rc));
-        return NULL;
-    }
     c = calloc(1, sizeof(*c));
     if (!c) {
-        freeaddrinfo(res);
         why_set(why, whylen, "out of memory");
         return NULL;
     }
     c->fd = -1;
     c->timeout = o->timeout;
     why[0] = '\0';
-    for (ai = res; ai && c->fd < 0; ai = ai->ai_next) {
-        c->fd = connect_addr(ai, deadline, why, whylen);
+    if (naddrs <= 0) {
+        why_set(why, whylen, "no address to connect to");
     }
-    freeaddrinfo(res);
+    for (i = 0; i < naddrs && c->fd < 0; i++) {
+        c->fd = connect_addr(&addrs[i], deadline, why, whylen);
+    }
     if (c->fd < 0
         || (o->ssl_ctx && !handshake(c, o, why, whylen))
         || !(c->reader = redisReaderCreate())) {
