@@ -11,7 +11,8 @@
 #  - B: rediss://127.0.0.1 (no SNI, the address checked), user=np
 #    password= (Redis 6 ACL AUTH);
 #  - C: like A but ca= the wrong CA;
-#  - D: no client certificate; E: a wrong password.
+#  - D: no client certificate; E: a wrong password, and verify=off
+#    without ca= (warned at start; the handshake passes, AUTH fails).
 # Must show: A and B share one limit (rate=1/m burst=6: 6 of 8 pass, Node
 # sees 6); C fails open with one NP00520 line naming the verification
 # failure and serves with its local limit; D and E likewise, each line
@@ -31,7 +32,7 @@ use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
 
-plan tests => 1 + 4 + 4 + 2 * 2 + 4 + 4, need_module('nodeproxy');
+plan tests => 1 + 4 + 4 + 2 * 2 + 1 + 4 + 4, need_module('nodeproxy');
 
 my $REDIS_PORT = 29500;
 my $PW = 'np-default-secret';
@@ -110,7 +111,7 @@ my $hc = NPAsync::Httpd->start(tag => 'redis-tls-c', port => $pc, conf =>
 my $hd = NPAsync::Httpd->start(tag => 'redis-tls-d', port => $pd, conf =>
     "NodeRateLimitStore rediss://localhost:$REDIS_PORT/0 password=$PW ca=$pki/ca.crt timeout=200ms\n$locations");
 my $he = NPAsync::Httpd->start(tag => 'redis-tls-e', port => $pe, conf =>
-    "NodeRateLimitStore rediss://localhost:$REDIS_PORT/0 password=not-$PW ca=$pki/ca.crt $tls\n$locations");
+    "NodeRateLimitStore rediss://localhost:$REDIS_PORT/0 password=not-$PW verify=off $tls\n$locations");
 
 sub get {
     my ($port, $path) = @_;
@@ -168,6 +169,9 @@ for my $case (['no client certificate', $hd, $pd, qr/alert certificate required|
     ok t_cmp(log_count($h, qr/NP00520: .*unreachable/) . ' ' . log_lines($h, qr/NP00520/),
              qr/^1 .*$why/, "$what: one NP00520 line naming the reason");
 }
+
+ok t_cmp(log_count($he, qr/NP00524: .*rediss:\/\/localhost:$REDIS_PORT\/0 verify=off/), 1,
+         'verify=off is warned about at start (NP00524), once');
 
 # ---- Redis stopped (4) -----------------------------------------------------------------
 redis_stop();
