@@ -65,14 +65,13 @@ static apr_status_t stream_pollfd(conn_rec *c, apr_pollfd_t *pfd,
 }
 
 typedef struct {
-    request_rec *r;
     conn_rec *c;
     np_conn_t *b;
     apr_bucket_brigade *bb;
     np_ws_h2_in_t in;
     char *up;                     /* client bytes the backend has not taken */
     apr_size_t up_len, up_off;
-    int client_eof, backend_eof, backend_shut;
+    int client_eof, backend_shut;
     const char *why;              /* set: the tunnel is over                */
     apr_time_t last_io;
 } np_h2t_t;
@@ -197,7 +196,6 @@ static void pump_down(np_h2t_t *t, char *scratch)
             if (APR_STATUS_IS_EAGAIN(rv)) {
                 return;
             }
-            t->backend_eof = 1;
             t->why = "backend closed";
             return;
         }
@@ -226,7 +224,6 @@ int np_h2tunnel_run(request_rec *r, np_conn_t *b, const char *early,
     np_h2t_t t;
 
     memset(&t, 0, sizeof(t));
-    t.r = r;
     t.c = c;
     t.b = b;
     t.bb = apr_brigade_create(r->pool, c->bucket_alloc);
@@ -274,7 +271,7 @@ int np_h2tunnel_run(request_rec *r, np_conn_t *b, const char *early,
         int n = 0;
 
         pump_up(&t, scratch);
-        if (!t.backend_eof && !t.why) {
+        if (!t.why) {
             pump_down(&t, scratch);
         }
         if (t.why) {
