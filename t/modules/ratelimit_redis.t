@@ -19,61 +19,29 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test;
 use Apache::TestUtil;
-use File::Path qw(make_path);
 use IO::Socket::INET ();
-use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
+use NPRedis qw(get n200 log_count log_lines);
 
 plan tests => 1 + 3 + 5 + 4, need_module('nodeproxy');
 
 sub enc { $NPAsync::JSON->encode($_[0]) }
 
 my $REDIS_PORT = 29549;
-my $redis_bin = (grep { -x } '/usr/bin/redis-server', '/usr/sbin/redis-server')[0];
-my $rdir = Apache::Test::vars('t_logs') . '/np-redis';
-make_path($rdir);
-my $redis_pid = 0;
+my $redis = NPRedis->new(
+    dir => Apache::Test::vars('t_logs') . '/np-redis',
+    args => ['--port', $REDIS_PORT, '--bind', '127.0.0.1', '--protected-mode', 'yes'],
+    up => sub {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $REDIS_PORT,
+                                      Proto => 'tcp', Timeout => 1) or return 0;
+        print $s "PING\r\n";
+        return (<$s> // '') =~ /PONG/ ? 1 : 0;
+    });
 
-sub redis_up {
-    for (1 .. 100) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $REDIS_PORT, Proto => 'tcp', Timeout => 1);
-        if ($s) {
-            print $s "PING\r\n";
-            my $l = <$s> // '';
-            return 1 if $l =~ /PONG/;
-        }
-        sleep 0.1;
-    }
-    return 0;
-}
-sub redis_start {
-    die "no redis-server (install the Debian package redis-server)\n" unless $redis_bin;
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$rdir/redis.log";
-        open STDERR, '>&', \*STDOUT;
-        { exec $redis_bin, '--port', $REDIS_PORT, '--bind', '127.0.0.1', '--save', '',
-               '--appendonly', 'no', '--dir', $rdir, '--daemonize', 'no', '--protected-mode', 'yes'; }
-        POSIX::_exit(127);
-    }
-    $redis_pid = $pid;
-    return redis_up();
-}
-sub redis_stop {
-    return unless $redis_pid;
-    kill 'TERM', $redis_pid;
-    for (1 .. 100) { last if waitpid($redis_pid, WNOHANG) == $redis_pid; sleep 0.05; }
-    if (kill 0, $redis_pid) { kill 'KILL', $redis_pid; waitpid($redis_pid, 0); }
-    $redis_pid = 0;
-}
-END { local ($?, $!, $@); redis_stop(); }
-
-my $started = eval { redis_start() } || 0;
-ok t_cmp($started, 1, "redis-server (" . ($redis_bin // 'missing') . ") answers on 127.0.0.1:$REDIS_PORT");
+my $started = eval { $redis->start } || 0;
+ok t_cmp($started, 1, "redis-server (" . ($redis->bin // 'missing') . ") answers on 127.0.0.1:$REDIS_PORT");
 
 my ($pa, $pb, $p1) = NPAsync::free_ports(3);
 my $b1 = NPAsync::backend('rr1', $p1);
@@ -95,21 +63,7 @@ EOC
 my $ha = NPAsync::Httpd->start(tag => 'redis-a', port => $pa, conf => $conf);
 my $hb = NPAsync::Httpd->start(tag => 'redis-b', port => $pb, conf => $conf);
 
-sub get {
-    my ($port, $path) = @_;
-    my $t = time;
-    my $r = eval { NPTest::http_req(port => $port, path => $path, timeout => 10) }
-        || { status => 0, headers => {}, body => '' };
-    $r->{ms} = (time - $t) * 1000;
-    return $r;
-}
-sub n200 { scalar grep { $_->{status} == 200 } @_ }
 sub node_count { my $s = NPAsync::stats($b1); return $s->{counts}{ $_[0] } // 0 }
-sub log_count {
-    my ($h, $re) = @_;
-    open my $fh, '<', $h->error_log or return 0;
-    return scalar grep { $_ =~ $re } <$fh>;
-}
 
 # ---- shared (3) --------------------------------------------------------------------
 NPAsync::reset_stats($b1);
@@ -121,7 +75,7 @@ ok t_cmp(node_count('fast'), 6, 'Node saw exactly 6');
 ok t_cmp(log_count($ha, qr/NP0052[01]/) + log_count($hb, qr/NP0052[01]/), 0, 'no Redis trouble logged');
 
 # ---- Redis stopped (5) ----------------------------------------------------------------
-redis_stop();
+$redis->stop;
 my @l = map { get($pa, "/local/fast?id=l$_") } 1 .. 8;
 my $slow = grep { $_->{ms} > 2000 } @l;
 ok t_cmp(scalar(grep { $_->{status} == 200 || $_->{status} == 429 } @l), 8,
@@ -135,7 +89,7 @@ ok t_cmp(log_count($hb, qr/NP00520: .*unreachable/), 1, 'instance B logged the o
          join(' ', map { $_->{status} } @lb) . ')');
 
 # ---- Redis back (4) ---------------------------------------------------------------------
-my $back = eval { redis_start() } || 0;
+my $back = eval { $redis->start } || 0;
 ok t_cmp($back, 1, 'redis-server started again');
 my $wa = NPTest::wait_until(10, sub { log_count($ha, qr/NP00522: .*is back/) >= 1 }, 0.1);
 my $wb = NPTest::wait_until(10, sub { log_count($hb, qr/NP00522: .*is back/) >= 1 }, 0.1);

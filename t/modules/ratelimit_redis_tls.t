@@ -26,11 +26,10 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test;
 use Apache::TestUtil;
-use File::Path qw(make_path);
-use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(time sleep);
 use NPTest qw(:all);
 use NPAsync ();
+use NPRedis qw(get n200 log_count log_lines);
 
 plan tests => 1 + 4 + 4 + 2 * 2 + 1 + 4 + 4, need_module('nodeproxy');
 
@@ -38,51 +37,22 @@ my $REDIS_PORT = 29500;
 my $PW = 'np-default-secret';
 my $ACL_PW = 'np-acl-secret';
 my $pki = t_path('conf', 'np-pki');
-my $redis_bin = (grep { -x } '/usr/bin/redis-server', '/usr/sbin/redis-server')[0];
 my $cli = (grep { -x } '/usr/bin/redis-cli')[0];
-my $rdir = Apache::Test::vars('t_logs') . '/np-redis-tls';
-make_path($rdir);
-my $redis_pid = 0;
-
-# PING over TLS with a client certificate, as the default user.
-sub redis_up {
-    return 0 unless $cli;
-    for (1 .. 100) {
+my $redis = NPRedis->new(
+    dir => Apache::Test::vars('t_logs') . '/np-redis-tls',
+    args => ['--port', '0', '--tls-port', $REDIS_PORT, '--bind', '127.0.0.1',
+             '--tls-cert-file', "$pki/server.crt", '--tls-key-file', "$pki/server.key",
+             '--tls-ca-cert-file', "$pki/client-ca.crt", '--tls-auth-clients', 'yes',
+             '--requirepass', $PW, '--user', 'np', 'on', ">$ACL_PW", '~nprl:*', '+@all'],
+    # PING over TLS with a client certificate, as the default user.
+    up => sub {
+        return 0 unless $cli;
         my $out = `$cli --tls --cacert $pki/ca.crt --cert $pki/client.crt --key $pki/client.key -h 127.0.0.1 -p $REDIS_PORT -a $PW --no-auth-warning PING 2>&1`;
-        return 1 if ($out // '') =~ /PONG/;
-        sleep 0.1;
-    }
-    return 0;
-}
-sub redis_start {
-    die "no redis-server (install the Debian package redis-server)\n" unless $redis_bin;
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$rdir/redis.log";
-        open STDERR, '>&', \*STDOUT;
-        { exec $redis_bin, '--port', '0', '--tls-port', $REDIS_PORT, '--bind', '127.0.0.1',
-               '--tls-cert-file', "$pki/server.crt", '--tls-key-file', "$pki/server.key",
-               '--tls-ca-cert-file', "$pki/client-ca.crt", '--tls-auth-clients', 'yes',
-               '--requirepass', $PW, '--user', 'np', 'on', ">$ACL_PW", '~nprl:*', '+@all',
-               '--save', '', '--appendonly', 'no', '--dir', $rdir, '--daemonize', 'no'; }
-        POSIX::_exit(127);
-    }
-    $redis_pid = $pid;
-    return redis_up();
-}
-sub redis_stop {
-    return unless $redis_pid;
-    kill 'TERM', $redis_pid;
-    for (1 .. 100) { last if waitpid($redis_pid, WNOHANG) == $redis_pid; sleep 0.05; }
-    if (kill 0, $redis_pid) { kill 'KILL', $redis_pid; waitpid($redis_pid, 0); }
-    $redis_pid = 0;
-}
-END { local ($?, $!, $@); redis_stop(); }
+        return ($out // '') =~ /PONG/ ? 1 : 0;
+    });
 
-my $started = eval { redis_start() } || 0;
-ok t_cmp($started, 1, "TLS-only redis-server (" . ($redis_bin // 'missing') .
+my $started = eval { $redis->start } || 0;
+ok t_cmp($started, 1, "TLS-only redis-server (" . ($redis->bin // 'missing') .
          ") answers on 127.0.0.1:$REDIS_PORT to a client with a certificate and the password");
 
 my ($pa, $pb, $pc, $pd, $pe, $p1) = NPAsync::free_ports(6);
@@ -113,27 +83,8 @@ my $hd = NPAsync::Httpd->start(tag => 'redis-tls-d', port => $pd, conf =>
 my $he = NPAsync::Httpd->start(tag => 'redis-tls-e', port => $pe, conf =>
     "NodeRateLimitStore rediss://localhost:$REDIS_PORT/0 password=not-$PW verify=off $tls\n$locations");
 
-sub get {
-    my ($port, $path) = @_;
-    my $t = time;
-    my $r = eval { NPTest::http_req(port => $port, path => $path, timeout => 10) }
-        || { status => 0, headers => {}, body => '' };
-    $r->{ms} = (time - $t) * 1000;
-    return $r;
-}
-sub n200 { scalar grep { $_->{status} == 200 } @_ }
 sub statuses { join ' ', map { $_->{status} } @_ }
 sub node_count { my $s = NPAsync::stats($b1); return $s->{counts}{ $_[0] } // 0 }
-sub log_count {
-    my ($h, $re) = @_;
-    open my $fh, '<', $h->error_log or return 0;
-    return scalar grep { $_ =~ $re } <$fh>;
-}
-sub log_lines {
-    my ($h, $re) = @_;
-    open my $fh, '<', $h->error_log or return '';
-    return join '', grep { $_ =~ $re } <$fh>;
-}
 
 # ---- shared through TLS (4) ------------------------------------------------------
 NPAsync::reset_stats($b1);
@@ -174,7 +125,7 @@ ok t_cmp(log_count($he, qr/NP00524: .*rediss:\/\/localhost:$REDIS_PORT\/0 verify
          'verify=off is warned about at start (NP00524), once');
 
 # ---- Redis stopped (4) -----------------------------------------------------------------
-redis_stop();
+$redis->stop;
 my @l = map { get($pa, "/local/fast?id=l$_") } 1 .. 8;
 my @lb = map { get($pb, "/local/fast?id=m$_") } 1 .. 4;
 ok t_cmp(scalar(grep { $_->{status} == 200 || $_->{status} == 429 } @l, @lb), 12,
@@ -185,7 +136,7 @@ ok t_cmp(log_count($ha, qr/NP00520: .*unreachable/), 1, 'instance A logged the o
 ok t_cmp(log_count($hb, qr/NP00520: .*unreachable/), 1, 'instance B logged the outage once');
 
 # ---- Redis back (4) ----------------------------------------------------------------------
-my $back = eval { redis_start() } || 0;
+my $back = eval { $redis->start } || 0;
 ok t_cmp($back, 1, 'redis-server started again');
 my $wa = NPTest::wait_until(10, sub { log_count($ha, qr/NP00522: .*is back/) >= 1 }, 0.1);
 my $wb = NPTest::wait_until(10, sub { log_count($hb, qr/NP00522: .*is back/) >= 1 }, 0.1);
