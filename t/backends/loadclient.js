@@ -30,7 +30,8 @@
 //    t0 (epoch ms of the first request issued), wall_ms (first issue to last end),
 //    max_ms / p50_ms / min_ms (per request, from its own connection's
 //    'connect' to its end), max_issue_ms (from issue to end), max_connect_ms
-//    (issue to connect), sse: {events, bad_order, max_lag_ms, min_span_ms},
+//    (issue to connect), sse: {events, bad_order, max_lag_ms, min_span_ms,
+//    first_arrival_max (epoch ms: the latest arrival of a stream's first event)},
 //    records: [[i, issue, connect, head, end, status, body_ok], ...] (ms after t0)}
 // A request is ok when its status is 200 and its body checks out.
 
@@ -184,6 +185,9 @@ function report() {
       sse.events += r.events || 0;
       if (!r.inOrder) sse.bad_order++;
       for (const l of r.lags) sse.max_lag_ms = Math.max(sse.max_lag_ms, l);
+      if (r.arrivals.length > 0) {
+        sse.first_arrival_max = Math.max(sse.first_arrival_max || 0, r.arrivals[0]);
+      }
       if (r.arrivals.length > 1) {
         const span = r.arrivals[r.arrivals.length - 1] - r.arrivals[0];
         sse.min_span_ms = sse.min_span_ms === null ? span : Math.min(sse.min_span_ms, span);

@@ -19,9 +19,22 @@
 //   .../diemid?wait=W&pause=P head (Content-Length: 1000) after W ms (default
 //                             0) with the first 100 bytes, then P ms later
 //                             (default 300) the socket is destroyed
+//   &gate=G (slow, sse, big)  a gate: the response (slow, big) or every
+//                             event after the first (sse) waits until the test
+//                             opens gate G (/__np/release?gate=G), so "N held
+//                             at once" is a fact the test reads, not a race
+//                             with a clock; &barrier=K opens G by itself once
+//                             K requests wait on it (then it closes again
+//                             for the next K); &cap=MS (default 120000): a
+//                             request still held after MS ms is answered 504
+//                             (a test that waits for a gate fails, never hangs)
 // Control endpoints (send them to the backend directly, not through httpd):
 //   /__np/stats   {name, inflight, max_inflight, total, finished, open,
-//                  max_open, counts: {last segment: n}, aborted: {id: ms}}
+//                  max_open, counts: {last segment: n}, aborted: {id: ms},
+//                  held: {gate: requests waiting on it now},
+//                  passed: {gate: requests let through}}
+//   /__np/release?gate=G  open gate G: its waiting requests go on, later
+//                  ones pass at once (until /__np/reset closes every gate)
 //                 inflight: requests received and neither answered nor closed;
 //                 open: TCP connections open now; aborted: ids of requests
 //                 whose connection closed before their response was complete,
@@ -33,11 +46,30 @@ const { parseArgs, listen } = require('./common');
 
 const o = parseArgs(process.argv.slice(2));
 const st = { inflight: 0, max_inflight: 0, total: 0, finished: 0, open: 0, max_open: 0,
-             counts: {}, aborted: {} };
+             counts: {}, aborted: {}, passed: {} };
 const held = new Set();
+// gate name => {open, waiting: [fn]}
+const gates = new Map();
+
+function gate(name) {
+  if (!gates.has(name)) gates.set(name, { open: false, waiting: [] });
+  return gates.get(name);
+}
+function releaseGate(name) {
+  const g = gate(name);
+  const w = g.waiting;
+  g.waiting = [];
+  w.forEach((fn) => fn());
+}
+function heldCounts() {
+  const h = {};
+  for (const [k, g] of gates) h[k] = g.waiting.length;
+  return h;
+}
 
 function reset() {
-  st.total = 0; st.finished = 0; st.counts = {}; st.aborted = {};
+  st.total = 0; st.finished = 0; st.counts = {}; st.aborted = {}; st.passed = {};
+  for (const g of gates.values()) g.open = false;
   st.max_inflight = st.inflight; st.max_open = st.open;
 }
 
@@ -53,8 +85,13 @@ const server = http.createServer((req, res) => {
   if (u.pathname.startsWith('/__np/')) {
     req.resume();
     if (u.pathname === '/__np/reset') reset();
+    else if (u.pathname === '/__np/release') {
+      const name = u.searchParams.get('gate') || '';
+      gate(name).open = true;
+      releaseGate(name);
+    }
     else if (u.pathname !== '/__np/stats') { json(res, 404, { error: 'unknown control' }); return; }
-    json(res, 200, Object.assign({ name: o.name }, st));
+    json(res, 200, Object.assign({ name: o.name, held: heldCounts() }, st));
     return;
   }
   const what = u.pathname.replace(/\/+$/, '').split('/').pop();
@@ -78,13 +115,36 @@ const server = http.createServer((req, res) => {
   req.resume();
 
   const num = (k, d) => (u.searchParams.has(k) ? Number(u.searchParams.get(k)) : d);
+  // run fn once gate=G (if any) lets this request through
+  const gated = (fn) => {
+    const name = u.searchParams.get('gate');
+    if (name === null) { fn(); return; }
+    const g = gate(name);
+    const pass = () => { st.passed[name] = (st.passed[name] || 0) + 1; fn(); };
+    if (g.open) { pass(); return; }
+    let waiting = true;
+    const go = () => { if (!waiting) return; waiting = false; clearTimeout(t); if (!over) pass(); };
+    const t = setTimeout(() => {
+      if (!waiting) return;
+      waiting = false;
+      g.waiting = g.waiting.filter((f) => f !== go);
+      if (over) return;
+      if (res.headersSent) req.socket.destroy();
+      else json(res, 504, { name: o.name, id, error: `gate ${name} not opened within cap` });
+    }, num('cap', 120000));
+    timers.push(t);
+    res.on('close', () => { if (waiting) { waiting = false; g.waiting = g.waiting.filter((f) => f !== go); } });
+    g.waiting.push(go);
+    const k = num('barrier', 0);
+    if (k > 0 && g.waiting.length >= k) releaseGate(name);
+  };
   switch (what) {
     case 'fast':
       json(res, 200, { name: o.name, id, ms: 0, url: req.url });
       break;
     case 'slow': {
-      const ms = num('ms', 1000);
-      timers.push(setTimeout(() => json(res, 200, { name: o.name, id, ms, url: req.url }), ms));
+      const ms = num('ms', u.searchParams.has('gate') ? 0 : 1000);
+      gated(() => timers.push(setTimeout(() => json(res, 200, { name: o.name, id, ms, url: req.url }), ms)));
       break;
     }
     case 'sse': {
@@ -100,7 +160,8 @@ const server = http.createServer((req, res) => {
         i++;
         res.write(`id: ${i}\ndata: ${id} ${i} ${Date.now()}\n\n`);
         if (i >= n) { res.end(); return; }
-        timers.push(setTimeout(tick, every));
+        if (i === 1) gated(() => timers.push(setTimeout(tick, every)));
+        else timers.push(setTimeout(tick, every));
       };
       timers.push(setTimeout(tick, num('first', 0)));
       break;
@@ -129,7 +190,7 @@ const server = http.createServer((req, res) => {
         off = end;
         if (!last) timers.push(setTimeout(more, num('every', 0)));
       };
-      timers.push(setTimeout(more, num('ms', 0)));
+      gated(() => timers.push(setTimeout(more, num('ms', 0))));
       break;
     }
     case 'never':

@@ -15,7 +15,8 @@ package NPAsync;
 #   $h->children; $h->child_fds; $h->child_rss; $h->log_mark; $h->log_since($m)
 #   my $res = NPAsync::load({url => ..., n => 200});     # loadclient.js, waits
 #   my $bg  = NPAsync::load_bg({...}); ...; my $res = $bg->wait(30);
-#   my $st  = NPAsync::stats($sa);                       # slow.js /__np/stats
+#   my $st  = NPAsync::stats($sa);                       # slow.js /__np/stats (dies if it cannot)
+#   NPAsync::wait_held($sa, 'g', 1000, 60); NPAsync::release($sa, 'g');  # slow.js gates
 #   my ($status, $ms, $r) = NPAsync::timed_get($port, '/a/fast');
 #
 # The Node processes (backends, load client) are started through a small
@@ -84,9 +85,53 @@ sub backend {
     return NPBackend::start($name, 'slow.js', $port, %opt);
 }
 
-# slow.js /__np/stats (asked directly), or {} when it does not answer
-sub stats { my $b = shift; return eval { $b->ctl('/__np/stats') } || {}; }
-sub reset_stats { my $b = shift; return eval { $b->ctl('/__np/reset') } || {}; }
+# A control request to slow.js (asked directly). A backend busy with
+# thousands of connections on a loaded machine may miss one 5 s answer: try
+# up to 4 times, then die naming the backend and the error (an empty answer
+# taken for "0 waiting" made a slow machine look like a wrong proxy).
+sub ctl_retry {
+    my ($b, $path) = @_;
+    my $err;
+    for my $try (1 .. 4) {
+        my $r = eval { $b->ctl($path) };
+        return $r if ref $r eq 'HASH';
+        $err = $@ || 'no JSON';
+        sleep 0.5;
+    }
+    die "NPAsync: control $path of backend '$b->{name}' failed 4 times: $err\n";
+}
+sub stats { ctl_retry($_[0], '/__np/stats') }
+sub reset_stats { ctl_retry($_[0], '/__np/reset') }
+# open gate $g of slow.js (requests with &gate=$g go on)
+sub release { ctl_retry($_[0], "/__np/release?gate=$_[1]") }
+# how many requests wait on gate $g of slow.js now
+sub held { my ($b, $g) = @_; return (stats($b)->{held} || {})->{$g} // 0; }
+# wait (at most $timeout s) until $n requests wait on gate $g: the time
+# taken, or undef (the last count in $$last)
+sub wait_held {
+    my ($b, $g, $n, $timeout, $last) = @_;
+    my $c = 0;
+    my $t = NPTest::wait_until($timeout, sub { $c = held($b, $g); $c >= $n }, 0.1);
+    $$last = $c if $last;
+    return $t;
+}
+
+# client-side TCP connections to 127.0.0.1:$port that are ESTABLISHED (the
+# kernel completes them whether or not httpd has accepted them yet)
+sub established_to {
+    my $port = shift;
+    my $n = 0;
+    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $f or next;
+        <$fh>;
+        while (my $l = <$fh>) {
+            my @c = split ' ', $l;
+            my ($rp) = $c[2] =~ /:([0-9A-F]+)$/;
+            $n++ if hex($rp) == $port && $c[3] eq '01';
+        }
+    }
+    return $n;
+}
 
 # ---- the load client ---------------------------------------------------------
 
