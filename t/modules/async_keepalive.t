@@ -141,7 +141,10 @@ sub id_of { my $r = shift; my $j = eval { $NPAsync::JSON->decode($r->{body}) } |
 {
     my $c = conn();
     my (@ids, @conn);
-    for my $p ('/a/slow?ms=200&id=t1', '/a/slow?ms=150&id=t2', '/a/fast?id=t3', '/a/slow?ms=100&id=t4') {
+    # the slow ones take 1 s: a worker descheduled for longer than
+    # NodeAsyncDelay (50 ms) on a busy machine would find a 100 ms answer
+    # already there and not go async
+    for my $p ('/a/slow?ms=1000&id=t1', '/a/slow?ms=1000&id=t2', '/a/fast?id=t3', '/a/slow?ms=1000&id=t4') {
         send_get($c, $p);
         my $r = read_resp($c, 30) || {};
         push @ids, ($r->{status} // 0) . ':' . id_of($r);
@@ -173,7 +176,7 @@ sub id_of { my $r = shift; my $j = eval { $NPAsync::JSON->decode($r->{body}) } |
 # ---- pipelined (3) -----------------------------------------------------------------
 {
     my $c = conn();
-    send_get($c, '/a/slow?ms=200&id=p1', '/a/fast?id=p2', '/a/slow?ms=100&id=p3');
+    send_get($c, '/a/slow?ms=1000&id=p1', '/a/fast?id=p2', '/a/slow?ms=1000&id=p3');
     my @got = map { my $r = read_resp($c, 30) || {}; ($r->{status} // 0) . ':' . id_of($r) } 1 .. 3;
     ok t_cmp(join(' ', @got), '200:p1 200:p2 200:p3', 'pipelined: three answers in order');
     my @l = $httpd->access_lines(qr/id=p\d$/, 3);
@@ -187,7 +190,10 @@ sub id_of { my $r = shift; my $j = eval { $NPAsync::JSON->decode($r->{body}) } |
 # ---- a big response to a client that does not read (2) ----------------------------------
 {
     my $size = 4 << 20;
-    my $c = conn();
+    # on the port with KeepAliveTimeout 30: the server may finish writing
+    # into the socket buffers during the 2 s pause, and a busy client may
+    # then take more than 2 s to read 4 MiB before its next request
+    my $c = conn($gport);
     send_get($c, "/a/big?ms=200&size=$size&id=big1");
     sleep 2;
     my $r = read_resp($c, 20) || {};
