@@ -251,6 +251,13 @@ static apr_status_t hc_tick(int state, void *data, apr_pool_t *pool)
         if (!hc_state || !hc_state->threads) {
             break;
         }
+        if (!np_backends_ready()) {
+            /* mod_watchdog started this thread in its child_init, before
+             * ours gave the backends their locks: a check now would use
+             * them uninitialised (a child crashed so at start-up). The
+             * next tick, a watchdog interval later, finds them ready. */
+            break;
+        }
         for (i = 0; i < hc_state->tasks->nelts; i++) {
             hc_task_t *t = &APR_ARRAY_IDX(hc_state->tasks, i, hc_task_t);
             apr_time_t now = apr_time_now();

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_portable.h>
 #include <apr_hash.h>
@@ -127,11 +128,20 @@ np_backend_t *np_backend_get(apr_pool_t *pconf, server_rec *s,
     return b;
 }
 
+/* Set once this child's backends have their locks and pools. */
+static apr_uint32_t backends_ready;
+
+int np_backends_ready(void)
+{
+    return apr_atomic_read32(&backends_ready) != 0;
+}
+
 apr_status_t np_backends_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_index_t *hi;
     apr_status_t rv;
     if (!backends) {
+        apr_atomic_set32(&backends_ready, 1);
         return APR_SUCCESS;
     }
     for (hi = apr_hash_first(pchild, backends); hi; hi = apr_hash_next(hi)) {
@@ -149,6 +159,7 @@ apr_status_t np_backends_child_init(apr_pool_t *pchild, server_rec *s)
         b->nidle = 0;
         b->addr = NULL;
     }
+    apr_atomic_set32(&backends_ready, 1);
     return APR_SUCCESS;
 }
 

@@ -117,6 +117,10 @@ np_backend_t *np_backend_get(apr_pool_t *pconf, server_rec *s,
                              apr_interval_time_t keepalive, const char **err);
 /* child_init: locks and pools for every backend. */
 apr_status_t np_backends_child_init(apr_pool_t *pchild, server_rec *s);
+/* Has this child's np_backends_child_init finished? Threads that start
+ * before it (mod_watchdog starts its threads in its own child_init, which
+ * may run first) must not open a connection until then. */
+int np_backends_ready(void);
 
 /* The plain-socket transport. */
 extern const np_conn_io_t np_conn_io_plain;

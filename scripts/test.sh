@@ -248,6 +248,8 @@ if [ ! -f "$run_dir/t/TEST" ]; then
     problem "t/TEST not found: the Apache::Test suite did not run"
 else
     t_rc=0
+    # This run's error logs only (the crash check below reads them).
+    find "$run_dir/t/logs" -name error_log -delete 2>/dev/null || true
     # The TAP of every test file is kept (PERL_TEST_HARNESS_DUMP_TAP): the
     # harness shows only "Failed test N", the TAP has what was expected
     # and what came (t_cmp), printed below for each failed test.
@@ -302,6 +304,15 @@ else
     if [ "$t_rc" -ne 0 ] && [ "$failed_programs" -eq 0 ] && [ "$t_rc" -ne 124 ] && [ "$t_rc" -ne 137 ]; then
         extra_fail=$((extra_fail + 1))
         problem "t/TEST exited $t_rc (server failed to start?): see $RESULTS/apache-test.log and $run_dir/t/logs/error_log"
+    fi
+    # A child that crashed fails the run even when every test passed (its
+    # respawned successor hides it from the tests); httpd logs each one.
+    crash_re='AH0005[12]: child pid [0-9]+ exit signal (Segmentation fault|Aborted|Bus error|Floating point exception|Illegal instruction)'
+    crashes=$(find "$run_dir/t/logs" -name error_log -exec grep -HE "$crash_re" {} + 2>/dev/null || true)
+    if [ -n "$crashes" ]; then
+        extra_fail=$((extra_fail + 1))
+        printf '\n---- httpd children that crashed during the suite\n%s\n' "$crashes"
+        problem "httpd children crashed $(printf '%s\n' "$crashes" | wc -l) time(s) during the Apache::Test suite: see the lines above (error logs under $run_dir/t/logs)"
     fi
     if [ "$t_tests" -eq 0 ]; then
         extra_fail=$((extra_fail + 1))
