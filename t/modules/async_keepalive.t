@@ -266,12 +266,15 @@ sub id_of { my $r = shift; my $j = eval { $NPAsync::JSON->decode($r->{body}) } |
     lap('websocket');
 }
 
-# ---- 100 keep-alive connections x 3 requests of 500 ms (3) ------------------------------------
+# ---- 100 keep-alive connections x 3 requests held at a barrier (4) ------------------------------------
 {
     # barrier=100: each request is held until 100 wait at the backend at
-    # once (then all 100 go on); with fewer at once they end 504 after 60 s
+    # once (then all 100 go on); with fewer at once they end 504 after 60 s.
+    # ms=1000: answered 1 s after the barrier opens, so the last ones to
+    # reach it wait past NodeAsyncDelay too (with ms=0 they were answered
+    # at once, on their thread: 252 of 300 async on a quiet machine)
     NPAsync::reset_stats($sa);
-    my $r = NPAsync::load({ url => "http://127.0.0.1:$port/a/slow?gate=k&barrier=100&cap=60000&id=k{i}", n => 300,
+    my $r = NPAsync::load({ url => "http://127.0.0.1:$port/a/slow?gate=k&barrier=100&ms=1000&cap=60000&id=k{i}", n => 300,
                             per_conn => 3, check_id => 1, timeout_ms => 90000, hard_ms => 200000 });
     my %h = %$r; delete $h{records};
     t_debug('100x3: ' . $NPAsync::JSON->encode(\%h));
@@ -321,7 +324,7 @@ my @old;
 # ---- a graceful restart closes connections idling in our keep-alive (6) ------------------------
 {
     my @c = map { conn($gport) } 1 .. 20;
-    send_get($c[$_], "/a/slow?ms=200&id=g$_") for 0 .. $#c;
+    send_get($c[$_], "/a/slow?ms=1000&id=g$_") for 0 .. $#c;
     my $ok = grep { my $r = read_resp($_, 30) || {}; ($r->{status} // 0) == 200 } @c;
     ok t_cmp($ok, 20, 'graceful: 20 async answers on the 30 s keep-alive port');
     ok t_cmp($httpd->async_count(qr/id=g\d+$/, 20, 30), 20, 'graceful: ... all 20 went async');
