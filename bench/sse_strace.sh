@@ -5,8 +5,11 @@
 # `strace -c -f` to every process of the proxy for DUR seconds. The events
 # relayed meanwhile are N x DUR / EVERY (the streams' phases are spread
 # evenly); the script prints the strace summary and the calls per event.
+# With --perf it samples the same processes with `perf record -e cpu-clock`
+# instead (no strace slowing them) and prints where their CPU time goes:
+# kernel or user space, by binary, and the top symbols.
 #
-#   bench/sse_strace.sh [--module SO] [--sse N] [--every S] [--dur S] [--setups np,ng]
+#   bench/sse_strace.sh [--module SO] [--sse N] [--every S] [--dur S] [--setups np,ng] [--perf]
 #
 # Defaults: the tree's .libs/mod_nodeproxy.so, 1000 streams, an event every
 # 5 s, 10 s traced, both proxies. Root; loopback only; stops only what it
@@ -14,7 +17,7 @@
 set -u -o pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
-MOD="$ROOT/.libs/mod_nodeproxy.so" N=1000 EVERY=5 DUR=10 SETUPS=np,ng
+MOD="$ROOT/.libs/mod_nodeproxy.so" N=1000 EVERY=5 DUR=10 SETUPS=np,ng PERF=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --module) MOD=$2; shift ;;
@@ -22,12 +25,17 @@ while [ $# -gt 0 ]; do
         --every) EVERY=$2; shift ;;
         --dur) DUR=$2; shift ;;
         --setups) SETUPS=$2; shift ;;
+        --perf) PERF=1 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-command -v strace >/dev/null || { echo "needs strace" >&2; exit 1; }
+if [ "$PERF" = 1 ]; then
+    command -v perf >/dev/null || { echo "needs perf (linux-perf)" >&2; exit 1; }
+else
+    command -v strace >/dev/null || { echo "needs strace" >&2; exit 1; }
+fi
 W=$(mktemp -d /tmp/npsse.XXXXXX)
 chmod 755 "$W"
 for setup in ${SETUPS//,/ }; do
@@ -40,11 +48,11 @@ for setup in ${SETUPS//,/ }; do
     runner=$!
     # bounded wait for the streams to be open
     for _ in $(seq 1 600); do
-        grep -q "open in" "$log" 2>/dev/null && break
+        grep -q "open in [0-9]" "$log" 2>/dev/null && break
         kill -0 $runner 2>/dev/null || break
         sleep 1
     done
-    if ! grep -q "open in" "$log"; then
+    if ! grep -q "open in [0-9]" "$log"; then
         echo "$setup: streams did not open (see $log)" >&2
         kill $runner 2>/dev/null; wait $runner; continue
     fi
@@ -55,11 +63,23 @@ for setup in ${SETUPS//,/ }; do
     else
         m=$(pgrep -f "nginx -p $W/$setup/run/" | head -1); pids="$m $(pgrep -P "$m" | tr "\n" " ")"
     fi
+    events=$((N * DUR / EVERY))
+    if [ "$PERF" = 1 ]; then
+        timeout -s INT "$DUR" perf record -q -e cpu-clock -F 1999 -p "$(echo $pids | tr ' ' ',')" \
+            -o "$W/$setup.perf" >/dev/null 2>&1
+        wait $runner
+        echo "== $setup: perf record -e cpu-clock of pids $pids for $DUR s, about $events events"
+        echo "-- by binary (kernel = [kernel.kallsyms]):"
+        perf report -i "$W/$setup.perf" --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
+        echo "-- top symbols:"
+        perf report -i "$W/$setup.perf" --sort dso,sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -30
+        grep -h "SSE event" "$W/$setup.md" | head -2
+        continue
+    fi
     args=()
     for p in $pids; do args+=(-p "$p"); done
     timeout -s INT "$DUR" strace -c -f "${args[@]}" -o "$W/$setup.strace" >/dev/null 2>&1
     wait $runner
-    events=$((N * DUR / EVERY))
     echo "== $setup: strace -c -f of pids $pids for $DUR s, about $events events"
     cat "$W/$setup.strace"
     awk -v ev="$events" '$NF=="total" {printf "calls per event: %.2f\n", $4/ev}' "$W/$setup.strace"
